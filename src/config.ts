@@ -1,0 +1,264 @@
+// process.env -> typed Config. Every bad variable is collected and reported in one ConfigError,
+// so a user fixes their environment in one pass instead of one restart per typo.
+import { readFileSync } from 'node:fs';
+import ccxt from 'ccxt';
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export const ACCOUNT_NAME = /^[A-Za-z0-9_-]+$/;
+
+// The old Python module took logging level names; pino's are kept too.
+const LOG_LEVELS = {
+  trace: 'trace',
+  debug: 'debug',
+  info: 'info',
+  warn: 'warn',
+  warning: 'warn',
+  error: 'error',
+  critical: 'fatal',
+  fatal: 'fatal',
+  silent: 'silent',
+} as const;
+export type LogLevel = (typeof LOG_LEVELS)[keyof typeof LOG_LEVELS];
+
+export function parseLogLevel(raw: string): LogLevel | undefined {
+  return LOG_LEVELS[raw.trim().toLowerCase() as keyof typeof LOG_LEVELS];
+}
+
+const logLevel = z.string().transform((raw, ctx) => {
+  const level = parseLogLevel(raw);
+  if (!level) {
+    ctx.addIssue({ code: 'custom', message: `unknown log level "${raw}" (use DEBUG, INFO, WARNING, ERROR, CRITICAL)` });
+    return z.NEVER;
+  }
+  return level;
+});
+
+const bool = z.stringbool({ truthy: ['true', '1', 'yes', 'on'], falsy: ['false', '0', 'no', 'off'], case: 'insensitive' });
+const port = z.coerce.number().int().min(0).max(65535);
+const commaList = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim().toLowerCase())
+    .filter((x) => x.length > 0),
+);
+const subjectToken = z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be a NATS subject token ([A-Za-z0-9_-]+)');
+const exchangeId = z.string().refine((id) => (ccxt.exchanges as string[]).includes(id), {
+  error: (issue) => `unknown exchange "${String(issue.input)}" (not a ccxt exchange id)`,
+});
+const httpUrl = z.url({ protocol: /^https?$/ });
+
+const EnvSchema = z.object({
+  DB_HOST: z.string().min(1).default('localhost'),
+  DB_PORT: port.default(5432),
+  DB_USER: z.string().min(1).default('testuser'),
+  DB_PASS: z.string().default('testpassword'),
+  DB_NAME: z.string().min(1).default('alphapulse'),
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  EXCHANGE_SYNC_INTERVAL_MINUTES: z.coerce.number().positive().max(7 * 24 * 60).default(30),
+  EXCHANGE_SYNC_ENABLED: bool.default(true),
+  EXCHANGE_SYNC_EXCHANGES: commaList.pipe(z.array(exchangeId)).default(['bybit']),
+  EXCHANGE_SYNC_LOG_LEVEL: logLevel.default('info'),
+  EXCHANGE_SYNC_LOG_DIR: z.string().min(1).default('logs'),
+  EXCHANGE_SYNC_ACCOUNTS_FILE: z.string().min(1).optional(),
+  EXCHANGE_SYNC_NATS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be dot-separated NATS subject tokens')
+    .default('exchange_sync'),
+  EXCHANGE_SYNC_STREAM: subjectToken.default('EXCHANGE_SYNC'),
+  EXCHANGE_SYNC_HTTP_PORT: port.default(9464),
+  NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
+  NATS_CREDS: z.string().min(1).optional(),
+  NATS_TOKEN: z.string().min(1).optional(),
+  NATS_USER: z.string().min(1).optional(),
+  NATS_PASS: z.string().optional(),
+});
+
+const AccountSchema = z.strictObject({
+  name: z.string().regex(ACCOUNT_NAME, 'account names match [A-Za-z0-9_-]+ (they become NATS subject tokens)'),
+  exchange: exchangeId,
+  apiKey: z.string().min(1).optional(),
+  secret: z.string().min(1).optional(),
+  password: z.string().min(1).optional(),
+  testnet: z.boolean().default(false),
+  apiUrl: httpUrl.optional(),
+  options: z.record(z.string(), z.unknown()).default({}),
+});
+export type Account = z.infer<typeof AccountSchema>;
+const AccountsFileSchema = z.array(AccountSchema);
+
+export interface NatsAuth {
+  creds?: string;
+  token?: string;
+  user?: string;
+  pass?: string;
+}
+
+export interface Config {
+  database: { connectionString: string };
+  intervalMinutes: number;
+  syncEnabled: boolean;
+  exchanges: string[];
+  logLevel: LogLevel;
+  logDir: string;
+  accounts: Account[];
+  /** Things worth a log line that do not stop the process, e.g. a listed exchange without keys. */
+  warnings: string[];
+  nats: { url: string; prefix: string; stream: string; auth: NatsAuth };
+  httpPort: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** `<NAME>` or the contents of the file named by `<NAME>_FILE` (Docker/Kubernetes secrets). */
+function secretVar(env: Env, name: string, problems: string[]): string | undefined {
+  const file = env[`${name}_FILE`];
+  if (file !== undefined && file !== '') {
+    if (env[name] !== undefined && env[name] !== '') {
+      problems.push(`${name} and ${name}_FILE are both set; set one`);
+      return undefined;
+    }
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      problems.push(`${name}_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      return undefined;
+    }
+  }
+  const value = env[name];
+  return value === '' ? undefined : value;
+}
+
+// Env issues name the variable alone (EXCHANGE_SYNC_EXCHANGES, not EXCHANGE_SYNC_EXCHANGES.1);
+// accounts-file issues name the entry and field, e.g. [2].apiUrl.
+function envProblems(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${String(issue.path[0])}: ${issue.message}`);
+}
+function fileProblems(error: z.ZodError, path: string): string[] {
+  return error.issues.map((issue) => {
+    const [index, ...field] = issue.path.map(String);
+    const where = index === undefined ? '' : `[${index}]${field.length ? `.${field.join('.')}` : ''}: `;
+    return `EXCHANGE_SYNC_ACCOUNTS_FILE: ${path}: ${where}${issue.message}`;
+  });
+}
+
+function envAccounts(env: Env, exchanges: string[], problems: string[], warnings: string[]): Account[] {
+  const accounts: Account[] = [];
+  for (const exchange of exchanges) {
+    const ex = exchange.toUpperCase();
+    const apiKey = secretVar(env, `${ex}_API_KEY`, problems);
+    const secret = secretVar(env, `${ex}_API_SECRET`, problems);
+    const password = secretVar(env, `${ex}_PASSWORD`, problems);
+    const testnetRaw = env[`${ex}_TESTNET`];
+    const testnet = testnetRaw === undefined || testnetRaw === '' ? { success: true as const, data: false } : bool.safeParse(testnetRaw);
+    if (!testnet.success) problems.push(`${ex}_TESTNET: expected true or false, got "${testnetRaw}"`);
+    const apiUrlRaw = env[`${ex}_API_URL`];
+    const apiUrl = apiUrlRaw ? httpUrl.safeParse(apiUrlRaw) : undefined;
+    if (apiUrl && !apiUrl.success) problems.push(`${ex}_API_URL: not an http(s) URL: "${apiUrlRaw}"`);
+    if (!apiKey) {
+      warnings.push(`EXCHANGE_SYNC_EXCHANGES lists ${exchange} but ${ex}_API_KEY is not set; no ${exchange} account from the environment`);
+      continue;
+    }
+    if (!secret) problems.push(`${ex}_API_SECRET: required when ${ex}_API_KEY is set`);
+    accounts.push({
+      name: 'default',
+      exchange,
+      apiKey,
+      secret,
+      password,
+      testnet: testnet.success ? testnet.data : false,
+      apiUrl: apiUrl?.success ? apiUrl.data : undefined,
+      options: {},
+    });
+  }
+  return accounts;
+}
+
+function fileAccounts(path: string, problems: string[]): Account[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    const why = err instanceof SyntaxError ? `not valid JSON (${err.message})` : `cannot read (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+    problems.push(`EXCHANGE_SYNC_ACCOUNTS_FILE: ${path}: ${why}`);
+    return [];
+  }
+  const parsed = AccountsFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    problems.push(...fileProblems(parsed.error, path));
+    return [];
+  }
+  return parsed.data;
+}
+
+function databaseUrl(env: z.infer<typeof EnvSchema>, pass: string | undefined): string {
+  if (env.DATABASE_URL) return env.DATABASE_URL;
+  const url = new URL('postgres://placeholder');
+  url.hostname = env.DB_HOST;
+  url.port = String(env.DB_PORT);
+  url.username = env.DB_USER;
+  url.password = pass ?? env.DB_PASS;
+  url.pathname = `/${env.DB_NAME}`;
+  return url.toString();
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const warnings: string[] = [];
+  // An empty variable means "unset", as it did for the old module's os.getenv(...) or default.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) problems.push(...envProblems(parsed.error));
+  const dbPass = secretVar(env, 'DB_PASS', problems);
+  const natsToken = secretVar(env, 'NATS_TOKEN', problems);
+  const natsPass = secretVar(env, 'NATS_PASS', problems);
+  const exchanges = parsed.success ? parsed.data.EXCHANGE_SYNC_EXCHANGES : [];
+  const accounts = envAccounts(env, exchanges, problems, warnings);
+  const file = cleaned.EXCHANGE_SYNC_ACCOUNTS_FILE;
+  if (file) accounts.push(...fileAccounts(file, problems));
+
+  const seen = new Set<string>();
+  for (const a of accounts) {
+    const key = `${a.exchange}:${a.name}`;
+    if (seen.has(key)) problems.push(`accounts: ${key} is defined twice`);
+    seen.add(key);
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  const e = parsed.data;
+  return {
+    database: { connectionString: databaseUrl(e, dbPass) },
+    intervalMinutes: e.EXCHANGE_SYNC_INTERVAL_MINUTES,
+    syncEnabled: e.EXCHANGE_SYNC_ENABLED,
+    exchanges: e.EXCHANGE_SYNC_EXCHANGES,
+    logLevel: e.EXCHANGE_SYNC_LOG_LEVEL,
+    logDir: e.EXCHANGE_SYNC_LOG_DIR,
+    accounts,
+    warnings,
+    nats: {
+      url: e.NATS_URL,
+      prefix: e.EXCHANGE_SYNC_NATS_PREFIX,
+      stream: e.EXCHANGE_SYNC_STREAM,
+      auth: { creds: e.NATS_CREDS, token: natsToken, user: e.NATS_USER, pass: natsPass },
+    },
+    httpPort: e.EXCHANGE_SYNC_HTTP_PORT,
+  };
+}
+
+/** The config as it may be printed or logged: no secret survives, not even inside a URL. */
+export function redactConfig(config: Config): unknown {
+  const dbUrl = new URL(config.database.connectionString);
+  if (dbUrl.password) dbUrl.password = '***';
+  const hide = (v: string | undefined) => (v === undefined ? undefined : '***');
+  return {
+    ...config,
+    database: { connectionString: dbUrl.toString() },
+    accounts: config.accounts.map((a) => ({ ...a, apiKey: hide(a.apiKey), secret: hide(a.secret), password: hide(a.password) })),
+    nats: { ...config.nats, auth: { creds: config.nats.auth.creds, token: hide(config.nats.auth.token), user: config.nats.auth.user, pass: hide(config.nats.auth.pass) } },
+  };
+}
