@@ -6,6 +6,7 @@ import { UsageError, type Command } from './commands/command.js';
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   migrate: async () => (await import('./commands/migrate.js')).migrate,
+  emulator: async () => (await import('./commands/emulator.js')).emulator,
 };
 
 const HELP = `exchange-sync: records crypto exchange account snapshots as events in PostgreSQL

@@ -1,0 +1,368 @@
+// Bybit v5, the subset ccxt's loadMarkets, fetchBalance, fetchPositions, fetchTickers and
+// fetchTime call. Replies are copies of recorded bybit rows with the state's values written in;
+// errors use bybit's retCode/retMsg on HTTP 200, as bybit does.
+import type { IncomingHttpHeaders } from 'node:http';
+import { add, cmp, decimalsOf, div, mul, padded, round, sub, sum } from './decimal.js';
+import { clone, type Json, type MarketInfo, type MarketKind } from './fixtures.js';
+import { bybitPayload, hmacHex, sameSignature } from './signatures.js';
+import { unrealizedIn, type Account, type EmulatorState } from './state.js';
+import type { EmulatorPositionView } from './types.js';
+import { header, notFound, type ExchangeModule, type ExchangeRequest, type Reply } from './wire.js';
+
+/** Bybit's maintenance margin rate of the first risk tier; the emulator does not model tiers. */
+const MAINTENANCE_RATE = '0.005';
+
+/**
+ * Spot ticker row: the recorded fixture has no bybit spot ticker, so the field set is the one
+ * ccxt documents for bybit spot in bybit.js parseTicker (values are overwritten per symbol).
+ */
+const SPOT_TICKER_TEMPLATE: Json = {
+  symbol: 'BTCUSDT',
+  bid1Price: '20517.96',
+  bid1Size: '2',
+  ask1Price: '20527.77',
+  ask1Size: '1.862172',
+  lastPrice: '20533.13',
+  prevPrice24h: '20393.48',
+  price24hPcnt: '0.0068',
+  highPrice24h: '21128.12',
+  lowPrice24h: '20318.89',
+  turnover24h: '243765620.65899866',
+  volume24h: '11801.27771',
+  usdIndexPrice: '20784.12009279',
+};
+
+type Ctx = { req: ExchangeRequest; state: EmulatorState; account?: Account };
+type Route = { private: boolean; handle(ctx: Ctx): Reply };
+
+function ok(now: number, result: unknown, retMsg = 'OK', headers?: Record<string, string>): Reply {
+  return { status: 200, headers, body: { retCode: 0, retMsg, result, retExtInfo: {}, time: now } };
+}
+
+function fail(now: number, retCode: number, retMsg: string, headers?: Record<string, string>): Reply {
+  return { status: 200, headers, body: { retCode, retMsg, result: {}, retExtInfo: {}, time: now } };
+}
+
+function limitHeaders(now: number, remaining: number): Record<string, string> {
+  return {
+    'X-Bapi-Limit': '50',
+    'X-Bapi-Limit-Status': String(remaining),
+    'X-Bapi-Limit-Reset-Timestamp': String(now + 1000),
+  };
+}
+
+const CATEGORIES: Record<string, MarketKind | 'option'> = { spot: 'spot', linear: 'linear', inverse: 'inverse', option: 'option' };
+
+function category(ctx: Ctx): MarketKind | 'option' | Reply {
+  const raw = ctx.req.query.get('category');
+  const kind = raw === null ? undefined : CATEGORIES[raw];
+  return kind ?? fail(ctx.req.now, 10001, raw === null ? 'category is required' : 'Illegal category');
+}
+
+function isReply(v: unknown): v is Reply {
+  return typeof v === 'object' && v !== null && 'status' in v && 'body' in v;
+}
+
+// --- market data -------------------------------------------------------------------------------
+
+function instrumentsInfo(ctx: Ctx): Reply {
+  const kind = category(ctx);
+  if (isReply(kind)) return kind;
+  const q = ctx.req.query;
+  let markets: MarketInfo[] = kind === 'option' ? [] : ctx.state.markets('bybit', kind);
+  // ccxt asks a second time for pre-launch contracts; the emulator has none
+  if (q.get('status') !== null && q.get('status') !== 'Trading') markets = [];
+  const symbol = q.get('symbol');
+  if (symbol !== null) markets = markets.filter((m) => m.id === symbol);
+  const baseCoin = q.get('baseCoin');
+  if (baseCoin !== null) markets = markets.filter((m) => m.base === baseCoin);
+  const list = markets.map((m) => clone(m.row));
+  return ok(ctx.req.now, kind === 'spot' ? { category: kind, list } : { category: kind, list, nextPageCursor: '' });
+}
+
+function tickerRow(state: EmulatorState, m: MarketInfo, now: number): Json {
+  const s = state.prices.bybit.stats(m.symbol);
+  const dp = decimalsOf(m.tick);
+  const px = (v: string): string => padded(round(v, dp), dp);
+  const change = sub(s.last, s.open);
+  const pcnt = div(change, s.open, 6, 'down'); // bybit truncates the ratio to 6 decimals
+  const common = {
+    symbol: m.id,
+    lastPrice: px(s.last),
+    prevPrice24h: px(s.open),
+    price24hPcnt: pcnt,
+    highPrice24h: px(s.high),
+    lowPrice24h: px(s.low),
+    bid1Price: px(sub(s.last, s.tick)),
+    ask1Price: px(s.last),
+  };
+  if (m.kind === 'spot') return { ...clone(SPOT_TICKER_TEMPLATE), ...common, usdIndexPrice: s.last };
+  const eightHours = 8 * 3600_000;
+  return {
+    ...clone(state.fixtures.bybit.linearTicker),
+    ...common,
+    indexPrice: px(s.last),
+    markPrice: px(s.last),
+    prevPrice1h: px(s.open),
+    nextFundingTime: String(Math.ceil(now / eightHours) * eightHours),
+  };
+}
+
+function tickers(ctx: Ctx): Reply {
+  const kind = category(ctx);
+  if (isReply(kind)) return kind;
+  if (kind === 'option') return ok(ctx.req.now, { category: kind, list: [] });
+  let markets = ctx.state.markets('bybit', kind);
+  const symbol = ctx.req.query.get('symbol');
+  if (symbol !== null) {
+    markets = markets.filter((m) => m.id === symbol);
+    if (markets.length === 0) return fail(ctx.req.now, 10001, 'Not supported symbols');
+  }
+  return ok(ctx.req.now, { category: kind, list: markets.map((m) => tickerRow(ctx.state, m, ctx.req.now)) });
+}
+
+function time(ctx: Ctx): Reply {
+  const now = ctx.req.now;
+  return ok(now, { timeSecond: String(Math.floor(now / 1000)), timeNano: `${now}000000` });
+}
+
+// --- account -----------------------------------------------------------------------------------
+
+function positionMargins(v: EmulatorPositionView): { im: string; mm: string } {
+  return { im: round(div(v.positionValue, v.leverage, 8), 8), mm: round(mul(v.positionValue, MAINTENANCE_RATE), 8) };
+}
+
+function walletBalance(ctx: Ctx): Reply {
+  const { req, state, account } = ctx;
+  if (!account) throw new Error('private route without account');
+  const accountType = req.query.get('accountType');
+  if (accountType === null) return fail(req.now, 10001, 'accountType is required');
+  if (accountType !== 'UNIFIED') return fail(req.now, 10001, 'accountType only support UNIFIED.');
+  const wanted = req.query.get('coin')?.split(',');
+  const views = account.positions.map((p) => state.positionView('bybit', p));
+  const coins: Json[] = [];
+  const usd = { wallet: [] as string[], equity: [] as string[], upnl: [] as string[] };
+  for (const [coin, b] of Object.entries(account.balances)) {
+    if (wanted && !wanted.includes(coin)) continue;
+    const total = add(b.free, b.used);
+    const upnl = unrealizedIn(views, coin);
+    const equity = add(total, upnl);
+    const price = state.usdPrice('bybit', coin) ?? '0';
+    const usdValue = round(mul(equity, price), 8);
+    usd.wallet.push(mul(total, price));
+    usd.equity.push(usdValue);
+    usd.upnl.push(mul(upnl, price));
+    coins.push({
+      ...clone(state.fixtures.bybit.coinRow),
+      availableToBorrow: '',
+      bonus: '0',
+      accruedInterest: '0',
+      // bybit stopped filling this for unified accounts; ccxt then derives free = total - used
+      availableToWithdraw: '',
+      totalOrderIM: '0',
+      equity,
+      totalPositionMM: '0',
+      usdValue,
+      unrealisedPnl: upnl,
+      spotHedgingQty: '0',
+      borrowAmount: '0.000000000000000000',
+      totalPositionIM: '0',
+      walletBalance: total,
+      cumRealisedPnl: '0',
+      // the account's `used` amount is reported as locked, so ccxt's used = locked + IMs = used
+      locked: b.used,
+      coin,
+    });
+  }
+  const margins = views.map(positionMargins);
+  const totalIM = round(sum(margins.map((m) => m.im)), 8);
+  const totalMM = round(sum(margins.map((m) => m.mm)), 8);
+  const totalWallet = round(sum(usd.wallet), 8);
+  const totalUpl = round(sum(usd.upnl), 8);
+  const marginBalance = round(add(totalWallet, totalUpl), 8);
+  const rate = (part: string): string => (cmp(marginBalance, '0') > 0 ? round(div(part, marginBalance, 4), 4) : '0');
+  const template = clone(state.fixtures.bybit.walletBalance);
+  const accountRow: Json = {
+    ...clone((((template.result as Json).list as Json[])[0] ?? {}) as Json),
+    totalEquity: round(sum(usd.equity), 8),
+    accountIMRate: rate(totalIM),
+    totalMarginBalance: marginBalance,
+    totalInitialMargin: totalIM,
+    accountType: 'UNIFIED',
+    totalAvailableBalance: round(sub(marginBalance, totalIM), 8),
+    accountMMRate: rate(totalMM),
+    totalPerpUPL: totalUpl,
+    totalWalletBalance: totalWallet,
+    accountLTV: '0',
+    totalMaintenanceMargin: totalMM,
+    coin: coins,
+  };
+  return ok(req.now, { list: [accountRow] }, 'OK', limitHeaders(req.now, 49));
+}
+
+function positionRow(ctx: Ctx, v: EmulatorPositionView, m: MarketInfo, account: Account): Json {
+  const { im, mm } = positionMargins(v);
+  return {
+    ...clone(ctx.state.fixtures.bybit.positionRow),
+    symbol: m.id,
+    leverage: v.leverage,
+    avgPrice: v.entryPrice,
+    liqPrice: '',
+    positionValue: v.positionValue,
+    takeProfit: '',
+    trailingStop: '0',
+    unrealisedPnl: v.unrealizedPnl,
+    markPrice: v.markPrice,
+    cumRealisedPnl: '0',
+    positionMM: mm,
+    createdTime: String(account.createdAt),
+    positionIdx: '0',
+    positionIM: im,
+    updatedTime: String(account.createdAt),
+    side: v.side === 'long' ? 'Buy' : 'Sell',
+    bustPrice: '',
+    positionBalance: im,
+    size: v.contracts,
+    positionStatus: 'Normal',
+    stopLoss: '',
+    tradeMode: v.marginMode === 'isolated' ? '1' : '0',
+  };
+}
+
+function positionList(ctx: Ctx): Reply {
+  const { req, state, account } = ctx;
+  if (!account) throw new Error('private route without account');
+  const kind = category(ctx);
+  if (isReply(kind)) return kind;
+  const q = req.query;
+  const symbol = q.get('symbol');
+  const settleCoin = q.get('settleCoin');
+  const baseCoin = q.get('baseCoin');
+  if (kind === 'spot') return fail(req.now, 10001, 'Illegal category');
+  if (kind === 'linear' && symbol === null && settleCoin === null && baseCoin === null) {
+    return fail(req.now, 10001, 'Missing some parameters that must be filled in, symbol or settleCoin');
+  }
+  if (symbol !== null && kind !== 'option' && !state.marketById('bybit', kind, symbol)) {
+    return fail(req.now, 10001, 'params error: symbol invalid');
+  }
+  const list = account.positions
+    .filter((p) => p.market.kind === kind)
+    .filter((p) => symbol === null || p.market.id === symbol)
+    .filter((p) => settleCoin === null || p.market.settle === settleCoin)
+    .filter((p) => baseCoin === null || p.market.base === baseCoin)
+    .map((p) => positionRow(ctx, state.positionView('bybit', p), p.market, account));
+  return ok(req.now, { nextPageCursor: '', category: kind, list }, 'OK', limitHeaders(req.now, 49));
+}
+
+/** The two probes ccxt makes unless options.enableUnifiedAccount/enableUnifiedMargin are preset. */
+function queryApi(ctx: Ctx): Reply {
+  const { req, account } = ctx;
+  if (!account) throw new Error('private route without account');
+  const created = new Date(account.createdAt);
+  const expires = new Date(account.createdAt + 90 * 86400_000);
+  return ok(req.now, {
+    id: String(account.createdAt % 100_000_000),
+    note: 'exchange-sync emulator',
+    apiKey: account.apiKey,
+    readOnly: 1,
+    secret: '',
+    permissions: {
+      ContractTrade: ['Order', 'Position'],
+      Spot: ['SpotTrade'],
+      Wallet: ['AccountTransfer'],
+      Options: [],
+      Derivatives: [],
+      CopyTrading: [],
+      BlockTrade: [],
+      Exchange: [],
+      NFT: [],
+    },
+    ips: ['*'],
+    type: 1,
+    deadlineDay: 90,
+    expiredAt: expires.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    createdAt: created.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    unified: 0,
+    uta: 1,
+    userID: account.createdAt % 100_000_000,
+    inviterID: 0,
+    vipLevel: 'No VIP',
+    mktMakerLevel: '0',
+    affiliateID: 0,
+    rsaPublicKey: '',
+    isMaster: true,
+  });
+}
+
+function accountInfo(ctx: Ctx): Reply {
+  const { req, account } = ctx;
+  if (!account) throw new Error('private route without account');
+  return ok(req.now, {
+    marginMode: 'REGULAR_MARGIN',
+    updatedTime: String(account.createdAt),
+    unifiedMarginStatus: 6,
+    dcpStatus: 'OFF',
+    timeWindow: 10,
+    smpGroup: 0,
+    isMasterTrader: false,
+    spotHedgingStatus: 'OFF',
+  });
+}
+
+function coinInfo(ctx: Ctx): Reply {
+  const coin = ctx.req.query.get('coin');
+  const rows = ctx.state.fixtures.bybit.coinInfoRows.filter((r) => coin === null || r.coin === coin);
+  return ok(ctx.req.now, { rows: clone(rows) }, 'success');
+}
+
+const ROUTES: Record<string, Route> = {
+  '/v5/market/time': { private: false, handle: time },
+  '/v5/market/instruments-info': { private: false, handle: instrumentsInfo },
+  '/v5/market/tickers': { private: false, handle: tickers },
+  '/v5/account/wallet-balance': { private: true, handle: walletBalance },
+  '/v5/position/list': { private: true, handle: positionList },
+  '/v5/user/query-api': { private: true, handle: queryApi },
+  '/v5/account/info': { private: true, handle: accountInfo },
+  '/v5/asset/coin/query-info': { private: true, handle: coinInfo },
+};
+
+// --- authentication ----------------------------------------------------------------------------
+
+function authenticate(req: ExchangeRequest, state: EmulatorState): Account | Reply {
+  const apiKey = header(req.headers, 'x-bapi-api-key');
+  const account = apiKey === undefined ? undefined : state.getAccount('bybit', apiKey);
+  if (!apiKey || !account) return fail(req.now, 10003, 'API key is invalid.');
+  const timestamp = header(req.headers, 'x-bapi-timestamp') ?? '';
+  const recvWindow = header(req.headers, 'x-bapi-recv-window') ?? '5000';
+  const ts = Number(timestamp);
+  const window = Number(recvWindow);
+  // bybit accepts server_time - recv_window <= timestamp < server_time + 1000
+  if (!/^\d+$/.test(timestamp) || !/^\d+$/.test(recvWindow) || ts < req.now - window || ts >= req.now + 1000) {
+    return fail(
+      req.now,
+      10002,
+      `invalid request, please check your server timestamp or recv_window param. req_timestamp[${timestamp}],server_timestamp[${req.now}],recv_window[${recvWindow}]`,
+    );
+  }
+  const payload = bybitPayload(timestamp, apiKey, recvWindow, req.rawQuery);
+  const signature = header(req.headers, 'x-bapi-sign') ?? '';
+  if (!sameSignature(hmacHex(account.secret, payload), signature)) {
+    return fail(req.now, 10004, `error sign! origin_string[${payload}]`);
+  }
+  return account;
+}
+
+export const bybit: ExchangeModule = {
+  exchange: 'bybit',
+  owns: (path) => path.startsWith('/v5/'),
+  apiKeyOf: (headers: IncomingHttpHeaders) => header(headers, 'x-bapi-api-key'),
+  handle(req, state) {
+    const route = req.method === 'GET' ? ROUTES[req.path] : undefined;
+    if (!route) return notFound(req, 'bybit');
+    if (!route.private) return route.handle({ req, state });
+    const account = authenticate(req, state);
+    if (isReply(account)) return account;
+    return route.handle({ req, state, account });
+  },
+  rateLimited: (req) => fail(req.now, 10006, 'Too many visits. Exceeded the API Rate Limit.', limitHeaders(req.now, 0)),
+};

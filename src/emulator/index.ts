@@ -1,0 +1,65 @@
+// Local exchange emulator: a real HTTP server on 127.0.0.1 that speaks Bybit v5 and Binance
+// (spot + USD-M) well enough for ccxt's own request, signing and parsing code to run against it.
+// See docs/emulator.md.
+import { binance } from './binance.js';
+import { bybit } from './bybit.js';
+import type { Core } from './control.js';
+import { RequestCounter } from './counts.js';
+import { FaultRegistry } from './faults.js';
+import { loadFixtures } from './fixtures.js';
+import { defaultAccounts, INITIAL_PRICES } from './scenario.js';
+import { EmulatorServer } from './server.js';
+import { EmulatorState } from './state.js';
+import { EXCHANGES, type Emulator, type StartOptions } from './types.js';
+
+export { DEMO_ACCOUNTS } from './scenario.js';
+export { EmulatorInputError } from './types.js';
+export { FixtureError } from './fixtures.js';
+export type {
+  Emulator,
+  EmulatorAccountInput,
+  EmulatorAccountView,
+  EmulatorBalanceView,
+  EmulatorExchange,
+  EmulatorPositionInput,
+  EmulatorPositionView,
+  FaultInput,
+  FaultKind,
+  RequestCountFilter,
+  StartOptions,
+} from './types.js';
+
+/** Starts an emulator; `await emulator.close()` when done. */
+export async function startEmulator(opts: StartOptions = {}): Promise<Emulator> {
+  const fixtures = loadFixtures(opts.fixturesDir);
+  const state = new EmulatorState(fixtures, { seed: opts.seed ?? 1, driftMs: opts.driftMs ?? 1000, initialPrices: INITIAL_PRICES });
+  if ((opts.scenario ?? 'default') === 'default') for (const account of defaultAccounts()) state.setAccount(account);
+  const core: Core = { state, faults: new FaultRegistry(), counter: new RequestCounter() };
+  const server = new EmulatorServer(core, [bybit, binance]);
+  const url = await server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
+
+  return {
+    url,
+    close: () => server.close(),
+    setAccount: (input) => {
+      state.setAccount(input);
+    },
+    removeAccount: (exchange, apiKey) => {
+      state.removeAccount(exchange, apiKey);
+    },
+    account: (exchange, apiKey) => state.view(exchange, apiKey),
+    price: (exchange, symbol) => state.price(exchange, symbol),
+    setPrice: (exchange, symbol, price) => state.prices[exchange].set(symbol, price),
+    freezePrices: (frozen) => {
+      for (const ex of EXCHANGES) state.prices[ex].freeze(frozen);
+    },
+    injectFault: (fault) => {
+      core.faults.add(fault);
+    },
+    clearFaults: () => {
+      core.faults.clear();
+    },
+    requestCount: (filter) => core.counter.count(filter),
+    resetRequestCounts: () => core.counter.reset(),
+  };
+}

@@ -1,0 +1,79 @@
+// Input validation for everything a caller can put into the emulator, from code or over the
+// control API. One set of schemas, so both paths refuse the same things with the same words.
+import { z } from 'zod';
+
+const AMOUNT = /^\d+(\.\d{1,18})?$/;
+const POSITIVE = /^(?=.*[1-9])\d+(\.\d{1,18})?$/;
+
+export const ExchangeSchema = z.enum(['bybit', 'binance']);
+
+/** Non-negative decimal string, up to 18 decimals (exchanges never send more). */
+export const AmountSchema = z.string().regex(AMOUNT, 'expected a non-negative decimal string with at most 18 decimals, e.g. "0.123456789012345678"');
+export const PositiveSchema = z.string().regex(POSITIVE, 'expected a positive decimal string with at most 18 decimals, e.g. "65000.5"');
+
+export const BalanceSchema = z.strictObject({ free: AmountSchema, used: AmountSchema });
+const BalancesSchema = z.record(z.string().regex(/^[A-Z0-9]{1,20}$/, 'expected an upper-case asset code such as "USDT"'), BalanceSchema);
+
+export const PositionInputSchema = z.strictObject({
+  symbol: z.string().min(1),
+  side: z.enum(['long', 'short']),
+  contracts: PositiveSchema,
+  entryPrice: PositiveSchema,
+  leverage: PositiveSchema,
+  marginMode: z.enum(['cross', 'isolated']),
+});
+
+export const AccountInputSchema = z
+  .strictObject({
+    exchange: ExchangeSchema,
+    apiKey: z.string().min(1).max(200),
+    secret: z.string().min(1).max(500),
+    balances: BalancesSchema,
+    /** Binance only: the USD-M futures wallet. */
+    futuresBalances: BalancesSchema.optional(),
+    positions: z.array(PositionInputSchema).default([]),
+  })
+  .refine((a) => a.exchange === 'binance' || a.futuresBalances === undefined, {
+    message: 'futuresBalances is for binance only (a bybit unified account has one wallet: balances)',
+    path: ['futuresBalances'],
+  });
+
+export const FaultKindSchema = z.enum(['rate_limit', 'http_5xx', 'latency', 'hang', 'malformed', 'clock_skew']);
+
+export const FaultInputSchema = z
+  .strictObject({
+    exchange: ExchangeSchema,
+    kind: FaultKindSchema,
+    apiKey: z.string().min(1).optional(),
+    path: z.string().startsWith('/', 'path must start with "/", e.g. "/v5/account/wallet-balance"').optional(),
+    count: z.number().int().positive().optional(),
+    ms: z.number().int().optional(),
+    status: z.number().int().min(500).max(599).optional(),
+  })
+  .refine((f) => f.kind !== 'latency' || (f.ms !== undefined && f.ms >= 0), {
+    message: 'a latency fault needs ms >= 0',
+    path: ['ms'],
+  })
+  .refine((f) => f.kind !== 'clock_skew' || f.ms !== undefined, {
+    message: 'a clock_skew fault needs ms (the offset of the exchange clock, may be negative)',
+    path: ['ms'],
+  })
+  .refine((f) => f.status === undefined || f.kind === 'http_5xx', {
+    message: 'status is only for http_5xx faults',
+    path: ['status'],
+  });
+
+export const SetPricesSchema = z.union([
+  z.strictObject({ exchange: ExchangeSchema, symbol: z.string().min(1), price: PositiveSchema }),
+  z.strictObject({ exchange: ExchangeSchema, prices: z.record(z.string().min(1), PositiveSchema) }),
+]);
+
+export const FreezeSchema = z.strictObject({ frozen: z.boolean() });
+
+export type AccountInput = z.output<typeof AccountInputSchema>;
+export type FaultSpec = z.output<typeof FaultInputSchema>;
+
+/** One line per problem: "positions.0.contracts: expected a positive decimal string ...". */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues.map((i) => `${i.path.length > 0 ? i.path.join('.') : '(body)'}: ${i.message}`).join('; ');
+}

@@ -1,0 +1,195 @@
+// What the emulated exchanges hold: accounts (keyed by exchange and API key), markets from the
+// fixtures, and a price book per exchange. Everything derived (totals, mark value, PnL) is
+// computed here with exact decimals, so the HTTP replies and the programmatic view agree.
+import { add, canonical, mul, sub } from './decimal.js';
+import type { Fixtures, MarketInfo, MarketKind } from './fixtures.js';
+import { PriceBook } from './prices.js';
+import { AccountInputSchema, describeIssues, type AccountInput } from './schemas.js';
+import {
+  EmulatorInputError,
+  EXCHANGES,
+  type EmulatorAccountView,
+  type EmulatorBalanceView,
+  type EmulatorExchange,
+  type EmulatorPositionView,
+} from './types.js';
+
+export interface Balance {
+  free: string;
+  used: string;
+}
+
+export interface Position {
+  market: MarketInfo;
+  side: 'long' | 'short';
+  contracts: string;
+  entryPrice: string;
+  leverage: string;
+  marginMode: 'cross' | 'isolated';
+}
+
+export interface Account {
+  exchange: EmulatorExchange;
+  apiKey: string;
+  secret: string;
+  balances: Record<string, Balance>;
+  futuresBalances: Record<string, Balance>;
+  positions: Position[];
+  /** ms since epoch when set; exchanges report it as position creation / update time */
+  createdAt: number;
+}
+
+/** Quote currencies that count as one US dollar when an exchange reports a USD value. */
+const DOLLARS = new Set(['USDT', 'USDC', 'USD']);
+
+export class EmulatorState {
+  readonly prices: Record<EmulatorExchange, PriceBook>;
+  private readonly accounts = new Map<string, Account>();
+  private readonly marketsBySymbol: Record<EmulatorExchange, Map<string, MarketInfo>>;
+
+  constructor(
+    readonly fixtures: Fixtures,
+    opts: { seed: number; driftMs: number; initialPrices: Record<string, string>; now?: () => number },
+  ) {
+    const now = opts.now ?? Date.now;
+    this.marketsBySymbol = { bybit: new Map(), binance: new Map() };
+    this.prices = {
+      bybit: new PriceBook('bybit', opts.seed, opts.driftMs, now),
+      binance: new PriceBook('binance', opts.seed, opts.driftMs, now),
+    };
+    for (const exchange of EXCHANGES) {
+      for (const m of fixtures.markets[exchange]) {
+        this.marketsBySymbol[exchange].set(m.symbol, m);
+        this.prices[exchange].add(m.symbol, opts.initialPrices[m.base] ?? '1', m.tick);
+      }
+    }
+  }
+
+  markets(exchange: EmulatorExchange, kind?: MarketKind): MarketInfo[] {
+    const all = [...this.marketsBySymbol[exchange].values()];
+    return kind ? all.filter((m) => m.kind === kind) : all;
+  }
+
+  market(exchange: EmulatorExchange, symbol: string): MarketInfo | undefined {
+    return this.marketsBySymbol[exchange].get(symbol);
+  }
+
+  marketById(exchange: EmulatorExchange, kind: MarketKind, id: string): MarketInfo | undefined {
+    return this.markets(exchange, kind).find((m) => m.id === id);
+  }
+
+  price(exchange: EmulatorExchange, symbol: string): string {
+    return this.prices[exchange].price(symbol);
+  }
+
+  /** USD value of one unit of an asset on that exchange's spot book, if it has a USDT pair. */
+  usdPrice(exchange: EmulatorExchange, asset: string): string | undefined {
+    if (DOLLARS.has(asset)) return '1';
+    const pair = this.market(exchange, `${asset}/USDT`);
+    return pair ? this.price(exchange, pair.symbol) : undefined;
+  }
+
+  setAccount(input: unknown): Account {
+    const parsed = AccountInputSchema.safeParse(input);
+    if (!parsed.success) throw new EmulatorInputError(`invalid account: ${describeIssues(parsed.error)}`);
+    const account = this.toAccount(parsed.data);
+    this.accounts.set(key(account.exchange, account.apiKey), account);
+    return account;
+  }
+
+  private toAccount(a: AccountInput): Account {
+    const seen = new Set<string>();
+    const positions = a.positions.map((p, i): Position => {
+      const market = this.market(a.exchange, p.symbol);
+      if (!market || market.kind !== 'linear') {
+        const linear = this.markets(a.exchange, 'linear').map((m) => m.symbol);
+        throw new EmulatorInputError(`invalid account: positions.${i}.symbol: "${p.symbol}" is not a linear perpetual on ${a.exchange} (known: ${linear.join(', ')})`);
+      }
+      if (seen.has(p.symbol)) throw new EmulatorInputError(`invalid account: positions.${i}.symbol: "${p.symbol}" appears twice (accounts are in one-way mode)`);
+      seen.add(p.symbol);
+      return {
+        market,
+        side: p.side,
+        contracts: canonical(p.contracts),
+        entryPrice: canonical(p.entryPrice),
+        leverage: canonical(p.leverage),
+        marginMode: p.marginMode,
+      };
+    });
+    return {
+      exchange: a.exchange,
+      apiKey: a.apiKey,
+      secret: a.secret,
+      balances: canonicalBalances(a.balances),
+      futuresBalances: canonicalBalances(a.futuresBalances ?? {}),
+      positions,
+      createdAt: Date.now(),
+    };
+  }
+
+  removeAccount(exchange: EmulatorExchange, apiKey: string): boolean {
+    return this.accounts.delete(key(exchange, apiKey));
+  }
+
+  getAccount(exchange: EmulatorExchange, apiKey: string): Account | undefined {
+    return this.accounts.get(key(exchange, apiKey));
+  }
+
+  listAccounts(): Account[] {
+    return [...this.accounts.values()];
+  }
+
+  /** Derived position values at the current price. */
+  positionView(exchange: EmulatorExchange, p: Position): EmulatorPositionView {
+    const markPrice = this.price(exchange, p.market.symbol);
+    const diff = sub(markPrice, p.entryPrice);
+    return {
+      symbol: p.market.symbol,
+      side: p.side,
+      contracts: p.contracts,
+      entryPrice: p.entryPrice,
+      leverage: p.leverage,
+      marginMode: p.marginMode,
+      settle: p.market.settle ?? p.market.quote,
+      markPrice,
+      notional: mul(p.contracts, markPrice),
+      positionValue: mul(p.contracts, p.entryPrice),
+      unrealizedPnl: mul(p.side === 'long' ? diff : sub('0', diff), p.contracts),
+    };
+  }
+
+  view(exchange: EmulatorExchange, apiKey: string): EmulatorAccountView {
+    const account = this.getAccount(exchange, apiKey);
+    if (!account) throw new EmulatorInputError(`no ${exchange} account with API key "${apiKey}"`);
+    return {
+      exchange,
+      apiKey,
+      balances: balanceViews(account.balances),
+      futuresBalances: balanceViews(account.futuresBalances),
+      positions: account.positions.map((p) => this.positionView(exchange, p)),
+    };
+  }
+}
+
+function key(exchange: EmulatorExchange, apiKey: string): string {
+  return `${exchange}\u0000${apiKey}`;
+}
+
+function canonicalBalances(input: Record<string, Balance>): Record<string, Balance> {
+  const out: Record<string, Balance> = {};
+  for (const [asset, b] of Object.entries(input)) out[asset] = { free: canonical(b.free), used: canonical(b.used) };
+  return out;
+}
+
+function balanceViews(balances: Record<string, Balance>): Record<string, EmulatorBalanceView> {
+  const out: Record<string, EmulatorBalanceView> = {};
+  for (const [asset, b] of Object.entries(balances)) out[asset] = { free: b.free, used: b.used, total: add(b.free, b.used) };
+  return out;
+}
+
+/** Sum of unrealized PnL of the positions that settle in `asset`. */
+export function unrealizedIn(views: EmulatorPositionView[], asset: string): string {
+  let total = '0';
+  for (const v of views) if (v.settle === asset) total = add(total, v.unrealizedPnl);
+  return total;
+}

@@ -1,0 +1,218 @@
+// Appending to and reading from the log. All ordering guarantees live in schema/001_event_store.sql;
+// this module validates events against the catalog and maps rows to typed records.
+import { randomUUID } from 'node:crypto';
+import { catalog as productCatalog, validateEventData, type Catalog } from './catalog.js';
+import { sqlState, type Pool, type Queryable } from './db.js';
+
+export interface NewEvent {
+  /** Choose it before the first try, so a retry is recognized; generated when absent. */
+  id?: string;
+  type: string;
+  version?: number;
+  data: unknown;
+  metadata?: Record<string, unknown>;
+}
+
+export interface RecordedEvent {
+  id: string;
+  type: string;
+  version: number;
+  streamId: string;
+  streamPosition: number;
+  globalPosition: number;
+  /** xid8 as a decimal string: the first half of the read order. */
+  transactionId: string;
+  recordedAt: Date;
+  data: unknown;
+  metadata: Record<string, unknown>;
+}
+
+export interface AppendResult {
+  streamId: string;
+  /** The stream's position after the append (its last event's stream position). */
+  streamPosition: number;
+  events: { id: string; streamPosition: number; globalPosition: number; recordedAt: Date }[];
+  /** True when every event was already stored: a retry, nothing written. */
+  duplicate: boolean;
+}
+
+export interface AppendOptions {
+  /** The stream's last position the caller saw (0 = no events yet). */
+  expectedPosition?: number;
+  /** Run inside the caller's transaction instead of one of our own. */
+  client?: Queryable;
+}
+
+/** Cursor in read order. The zero cursor reads from the beginning. */
+export interface Cursor {
+  transactionId: string;
+  globalPosition: number;
+}
+export const START: Cursor = { transactionId: '0', globalPosition: 0 };
+
+export class ConcurrencyError extends Error {
+  override name = 'ConcurrencyError';
+  constructor(
+    readonly streamId: string,
+    readonly expectedPosition: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class InvalidAppendError extends Error {
+  override name = 'InvalidAppendError';
+}
+
+interface EventRow {
+  event_id: string;
+  type: string;
+  version: number;
+  stream_id: string;
+  stream_position: string;
+  global_position: string;
+  transaction_id: string;
+  recorded_at: Date;
+  data: unknown;
+  metadata: Record<string, unknown>;
+}
+
+export const EVENT_COLUMNS = 'event_id, type, version, stream_id, stream_position, global_position, transaction_id::text AS transaction_id, recorded_at, data, metadata';
+
+export function toRecorded(r: EventRow): RecordedEvent {
+  return {
+    id: r.event_id,
+    type: r.type,
+    version: r.version,
+    streamId: r.stream_id,
+    streamPosition: Number(r.stream_position),
+    globalPosition: Number(r.global_position),
+    transactionId: r.transaction_id,
+    recordedAt: r.recorded_at,
+    data: r.data,
+    metadata: r.metadata,
+  };
+}
+
+export function cursorOf(e: Pick<RecordedEvent, 'transactionId' | 'globalPosition'>): Cursor {
+  return { transactionId: e.transactionId, globalPosition: e.globalPosition };
+}
+
+// Rows below the oldest running transaction only, in (transaction_id, global_position) order:
+// no row can ever be inserted behind a cursor taken from this query.
+const READ_AFTER = `
+  SELECT ${EVENT_COLUMNS} FROM exchange_sync.events
+  WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+    AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+    AND global_position >= $4
+  ORDER BY transaction_id, global_position
+  LIMIT $3`;
+
+const HAS_UNDECIDED = `
+  SELECT EXISTS (
+    SELECT 1 FROM exchange_sync.events WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
+  ) AS undecided`;
+
+export class EventStore {
+  constructor(
+    readonly pool: Pool,
+    private readonly catalog: Catalog = productCatalog,
+  ) {}
+
+  async append(streamId: string, events: NewEvent[], opts: AppendOptions = {}): Promise<AppendResult> {
+    if (events.length === 0) throw new InvalidAppendError('append needs at least one event');
+    if (!/^[^\s]+$/.test(streamId)) throw new InvalidAppendError(`invalid stream id "${streamId}"`);
+    const prepared = events.map((e) => {
+      const version = e.version ?? 1;
+      let data: unknown;
+      try {
+        data = validateEventData(this.catalog, e.type, version, e.data);
+      } catch (err) {
+        throw new InvalidAppendError(`${e.type} v${version}: ${(err as Error).message}`);
+      }
+      return { id: e.id ?? randomUUID(), type: e.type, version, data, metadata: e.metadata ?? {} };
+    });
+    const params = [
+      streamId,
+      opts.expectedPosition ?? null,
+      prepared.map((e) => e.id),
+      prepared.map((e) => e.type),
+      prepared.map((e) => e.version),
+      prepared.map((e) => JSON.stringify(e.data)),
+      prepared.map((e) => JSON.stringify(e.metadata)),
+    ];
+    const sql = 'SELECT * FROM exchange_sync.append_events($1, $2, $3::uuid[], $4::text[], $5::int[], $6::jsonb[], $7::jsonb[])';
+    const run = async () => {
+      const { rows } = await (opts.client ?? this.pool).query<{
+        event_id: string;
+        stream_position: string;
+        global_position: string;
+        recorded_at: Date;
+        duplicate: boolean;
+      }>(sql, params);
+      return rows;
+    };
+    let rows;
+    try {
+      rows = await run();
+    } catch (err) {
+      const state = sqlState(err);
+      if (state === 'ES409') throw new ConcurrencyError(streamId, opts.expectedPosition ?? -1, (err as Error).message);
+      if (state === 'ES422') throw new InvalidAppendError((err as Error).message);
+      // Two copies of one retried append raced: the loser sees the winner's ids as a unique
+      // violation. Outside a caller's transaction, asking again returns the stored result.
+      const sameIds = state === '23505' && (err as { constraint?: string }).constraint === 'events_event_id_unique';
+      if (!sameIds || opts.client) throw err;
+      rows = await run();
+    }
+    const last = rows[rows.length - 1];
+    return {
+      streamId,
+      streamPosition: Number(last?.stream_position ?? 0),
+      duplicate: rows.every((r) => r.duplicate),
+      events: rows.map((r) => ({
+        id: r.event_id,
+        streamPosition: Number(r.stream_position),
+        globalPosition: Number(r.global_position),
+        recordedAt: r.recorded_at,
+      })),
+    };
+  }
+
+  /**
+   * Events after `cursor` in commit-safe order, at most `limit`. `fromGlobalPosition` skips
+   * older events for a reader that starts somewhere in the middle (the CLI's --from).
+   */
+  async readAfter(cursor: Cursor, limit = 500, opts: { client?: Queryable; fromGlobalPosition?: number } = {}): Promise<RecordedEvent[]> {
+    const { rows } = await (opts.client ?? this.pool).query<EventRow>(READ_AFTER, [
+      cursor.transactionId,
+      cursor.globalPosition,
+      limit,
+      opts.fromGlobalPosition ?? 0,
+    ]);
+    return rows.map(toRecorded);
+  }
+
+  /** True while some transaction that may still add events below the horizon is open. */
+  async hasUndecided(client?: Queryable): Promise<boolean> {
+    const { rows } = await (client ?? this.pool).query<{ undecided: boolean }>(HAS_UNDECIDED);
+    return rows[0]?.undecided ?? false;
+  }
+
+  /** One stream's events from `fromPosition` (inclusive), in stream order. */
+  async readStream(streamId: string, opts: { fromPosition?: number; limit?: number; client?: Queryable } = {}): Promise<RecordedEvent[]> {
+    const { rows } = await (opts.client ?? this.pool).query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM exchange_sync.events
+       WHERE stream_id = $1 AND stream_position >= $2 ORDER BY stream_position LIMIT $3`,
+      [streamId, opts.fromPosition ?? 1, opts.limit ?? 1000],
+    );
+    return rows.map(toRecorded);
+  }
+
+  /** The stream's last position (0 when it has no events). */
+  async streamPosition(streamId: string, client?: Queryable): Promise<number> {
+    const { rows } = await (client ?? this.pool).query<{ position: string }>('SELECT position FROM exchange_sync.streams WHERE stream_id = $1', [streamId]);
+    return Number(rows[0]?.position ?? 0);
+  }
+}

@@ -1,0 +1,238 @@
+// Catch-up subscription: delivers every committed event once, in (transaction_id, global_position)
+// order, to a handler that runs in the same transaction as the subscriber's checkpoint update.
+// A crash between the handler's writes and the checkpoint therefore loses or repeats nothing.
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Pool, PoolClient } from './db.js';
+import { START, cursorOf, type Cursor, type EventStore, type RecordedEvent } from './store.js';
+
+export const NOTIFY_CHANNEL = 'exchange_sync_events';
+
+export type BatchHandler = (events: RecordedEvent[], tx: PoolClient) => Promise<void>;
+
+export interface SubscriptionOptions {
+  /** Checkpoint key; one row in exchange_sync.checkpoints. */
+  name: string;
+  handler: BatchHandler;
+  batchSize?: number;
+  /** Fallback poll when no notification arrives (ms). */
+  pollMs?: number;
+  logger?: Logger;
+  /** Called after each committed batch. */
+  onProgress?: (last: RecordedEvent, count: number) => void;
+}
+
+/** One LISTEN connection shared by every subscription of a process. */
+export class Notifier {
+  private client: pg.Client | undefined;
+  private readonly listeners = new Set<() => void>();
+  private stopped = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly connectionString: string,
+    private readonly logger?: Logger,
+  ) {}
+
+  add(listener: () => void): () => void {
+    this.listeners.add(listener);
+    if (!this.client && !this.retryTimer) void this.connect(0);
+    return () => this.listeners.delete(listener);
+  }
+
+  private async connect(attempt: number): Promise<void> {
+    this.retryTimer = undefined;
+    if (this.stopped) return;
+    const client = new pg.Client({ connectionString: this.connectionString, application_name: 'exchange-sync-listen' });
+    const retry = () => {
+      if (this.client === client) this.client = undefined;
+      client.removeAllListeners();
+      client.on('error', () => {});
+      void client.end().catch(() => {});
+      if (this.stopped) return;
+      const delay = Math.min(30_000, 250 * 2 ** attempt);
+      this.retryTimer = setTimeout(() => void this.connect(attempt + 1), delay);
+      // Polling keeps subscribers going meanwhile; wake them so they notice the gap quickly.
+      this.wake();
+    };
+    client.on('error', (err) => {
+      this.logger?.warn({ err: err.message }, 'event notification connection lost; polling until it is back');
+      retry();
+    });
+    client.on('notification', () => this.wake());
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+      this.client = client;
+      if (attempt > 0) this.logger?.info('event notification connection restored');
+      attempt = 0;
+      this.wake();
+    } catch {
+      retry();
+    }
+  }
+
+  private wake(): void {
+    for (const l of this.listeners) l();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    const c = this.client;
+    this.client = undefined;
+    if (c) await c.end().catch(() => {});
+  }
+}
+
+export class Subscription {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+  private woken = false;
+  private unlisten: (() => void) | undefined;
+  private idleWaiters: (() => void)[] = [];
+  private cursor: Cursor = START;
+  private delivered = 0;
+  private readonly batchSize: number;
+  private readonly pollMs: number;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly notifier: Notifier | undefined,
+    private readonly opts: SubscriptionOptions,
+  ) {
+    this.batchSize = opts.batchSize ?? 500;
+    this.pollMs = opts.pollMs ?? 2000;
+  }
+
+  get name(): string {
+    return this.opts.name;
+  }
+
+  /** Events delivered by this instance since start. */
+  get deliveredCount(): number {
+    return this.delivered;
+  }
+
+  get position(): Cursor {
+    return this.cursor;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.unlisten = this.notifier?.add(() => this.wake());
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.unlisten?.();
+    this.wake();
+    await this.loop;
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Resolves once a pass that began after this call found nothing left to deliver. */
+  caughtUp(): Promise<void> {
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.wake();
+    });
+  }
+
+  private wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.woken || !this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wakeUp = done;
+    });
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    let undecidedWait = 5;
+    while (this.running) {
+      const waiters = this.idleWaiters.splice(0);
+      this.woken = false;
+      try {
+        const { count, undecided } = await this.pass();
+        failures = 0;
+        if (count >= this.batchSize) {
+          this.idleWaiters.unshift(...waiters);
+          continue;
+        }
+        if (undecided) {
+          // Some transaction below our horizon is still open (or just rolled back, which sends
+          // no notification): look again soon, backing off while it stays open.
+          this.idleWaiters.unshift(...waiters);
+          await this.sleep(undecidedWait);
+          undecidedWait = Math.min(this.pollMs, undecidedWait * 2);
+          continue;
+        }
+        undecidedWait = 5;
+        for (const w of waiters) w();
+        await this.sleep(this.pollMs);
+      } catch (err) {
+        this.idleWaiters.unshift(...waiters);
+        failures += 1;
+        const delay = Math.min(30_000, 100 * 2 ** Math.min(failures, 9));
+        this.opts.logger?.error({ err: (err as Error).message, subscriber: this.opts.name, retryInMs: delay }, 'subscriber pass failed; retrying');
+        this.woken = false;
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  /** One transaction: lock our checkpoint, read a batch after it, handle it, advance it. */
+  private async pass(): Promise<{ count: number; undecided: boolean }> {
+    const pool: Pool = this.store.pool;
+    const client = await pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      await client.query('INSERT INTO exchange_sync.checkpoints (subscriber) VALUES ($1) ON CONFLICT DO NOTHING', [this.opts.name]);
+      // The row lock makes two instances of one subscriber (two daemons) take turns.
+      const cp = await client.query<{ transaction_id: string; global_position: string }>(
+        'SELECT transaction_id::text, global_position FROM exchange_sync.checkpoints WHERE subscriber = $1 FOR UPDATE',
+        [this.opts.name],
+      );
+      const row = cp.rows[0];
+      const from: Cursor = row ? { transactionId: row.transaction_id, globalPosition: Number(row.global_position) } : START;
+      const events = await this.store.readAfter(from, this.batchSize, { client });
+      const last = events[events.length - 1];
+      if (last) {
+        await this.opts.handler(events, client);
+        await client.query(
+          'UPDATE exchange_sync.checkpoints SET transaction_id = $2::xid8, global_position = $3, updated_at = now() WHERE subscriber = $1',
+          [this.opts.name, last.transactionId, last.globalPosition],
+        );
+      }
+      await client.query('COMMIT');
+      this.cursor = last ? cursorOf(last) : from;
+      if (last) {
+        this.delivered += events.length;
+        this.opts.onProgress?.(last, events.length);
+      }
+      const undecided = events.length < this.batchSize ? await this.store.hasUndecided() : false;
+      return { count: events.length, undecided };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {
+        broken = true;
+      });
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+}
