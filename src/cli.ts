@@ -1,5 +1,6 @@
 // `exchange-sync <command>`: dispatch, --help, and the exit-code contract
 // (0 ok, 1 failure, 2 usage or config error). Errors are one stderr line; detail only at debug.
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError } from './config.js';
 import { UsageError, type Command } from './commands/command.js';
@@ -28,6 +29,8 @@ function debugWanted(argv: string[]): boolean {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // Variables already set win over the file, as with the old module's dotenv.
+  if (existsSync('.env')) process.loadEnvFile('.env');
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${HELP}\n`);

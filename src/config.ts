@@ -218,7 +218,10 @@ export function loadConfig(env: Env = process.env): Config {
   const dbPass = secretVar(env, 'DB_PASS', problems);
   const natsToken = secretVar(env, 'NATS_TOKEN', problems);
   const natsPass = secretVar(env, 'NATS_PASS', problems);
-  const exchanges = parsed.success ? parsed.data.EXCHANGE_SYNC_EXCHANGES : [];
+  // Even when the list has a bad entry, check the variables of the good ones in the same pass.
+  const exchanges = parsed.success
+    ? parsed.data.EXCHANGE_SYNC_EXCHANGES
+    : commaList.parse(cleaned.EXCHANGE_SYNC_EXCHANGES ?? 'bybit').filter((id) => exchangeId.safeParse(id).success);
   const accounts = envAccounts(env, exchanges, problems, warnings);
   const file = cleaned.EXCHANGE_SYNC_ACCOUNTS_FILE;
   if (file) accounts.push(...fileAccounts(file, problems));
