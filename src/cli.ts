@@ -7,6 +7,8 @@ import { UsageError, type Command } from './commands/command.js';
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   migrate: async () => (await import('./commands/migrate.js')).migrate,
+  sync: async () => (await import('./commands/sync.js')).sync,
+  rebuild: async () => (await import('./commands/rebuild.js')).rebuild,
   emulator: async () => (await import('./commands/emulator.js')).emulator,
 };
 

@@ -15,17 +15,20 @@ export interface LogOptions {
   level: LogLevel;
   /** Directory of the rolling file; undefined logs to stdout only. */
   dir?: string;
-  /** Defaults to whether stdout is a TTY. */
+  /** Defaults to whether the destination is a TTY. */
   pretty?: boolean;
+  /** 1 = stdout (the daemon), 2 = stderr (one-shot commands whose stdout is their result). */
+  destination?: 1 | 2;
   name?: string;
 }
 
 export function createLogger(opts: LogOptions): Logger {
-  const pretty = opts.pretty ?? process.stdout.isTTY === true;
+  const destination = opts.destination ?? 1;
+  const pretty = opts.pretty ?? (destination === 1 ? process.stdout : process.stderr).isTTY === true;
   const targets: TransportTargetOptions[] = [
     pretty
-      ? { target: 'pino-pretty', level: opts.level, options: { destination: 1, colorize: true, translateTime: 'SYS:HH:MM:ss.l' } }
-      : { target: 'pino/file', level: opts.level, options: { destination: 1 } },
+      ? { target: 'pino-pretty', level: opts.level, options: { destination, colorize: true, translateTime: 'SYS:HH:MM:ss.l' } }
+      : { target: 'pino/file', level: opts.level, options: { destination } },
   ];
   if (opts.dir) {
     // The old module rotated at 10 MB and kept a week of files.
@@ -43,6 +46,11 @@ export function createLogger(opts: LogOptions): Logger {
     },
     pino.transport({ targets }),
   );
+}
+
+/** Waits until everything logged so far is written (before process exit). */
+export function flushLogger(logger: Logger): Promise<void> {
+  return new Promise((resolve) => logger.flush(() => resolve()));
 }
 
 /** For library users and tests that want no output at all. */

@@ -109,6 +109,15 @@ const READ_AFTER = `
   ORDER BY transaction_id, global_position
   LIMIT $3`;
 
+// The same, bounded above: (after, until]. For a reader that must stop exactly where another one is.
+const READ_RANGE = `
+  SELECT ${EVENT_COLUMNS} FROM exchange_sync.events
+  WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+    AND (transaction_id, global_position) <= ($4::xid8, $5::bigint)
+    AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+  ORDER BY transaction_id, global_position
+  LIMIT $3`;
+
 const HAS_UNDECIDED = `
   SELECT EXISTS (
     SELECT 1 FROM exchange_sync.events WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
@@ -194,6 +203,18 @@ export class EventStore {
     return rows.map(toRecorded);
   }
 
+  /** Events in (after, until], commit-safe order, at most `limit`. */
+  async readRange(after: Cursor, until: Cursor, limit = 500, client?: Queryable): Promise<RecordedEvent[]> {
+    const { rows } = await (client ?? this.pool).query<EventRow>(READ_RANGE, [
+      after.transactionId,
+      after.globalPosition,
+      limit,
+      until.transactionId,
+      until.globalPosition,
+    ]);
+    return rows.map(toRecorded);
+  }
+
   /** True while some transaction that may still add events below the horizon is open. */
   async hasUndecided(client?: Queryable): Promise<boolean> {
     const { rows } = await (client ?? this.pool).query<{ undecided: boolean }>(HAS_UNDECIDED);
@@ -208,6 +229,16 @@ export class EventStore {
       [streamId, opts.fromPosition ?? 1, opts.limit ?? 1000],
     );
     return rows.map(toRecorded);
+  }
+
+  /** The stream's newest event of one of `types`, if any. */
+  async lastOfTypes(streamId: string, types: string[], client?: Queryable): Promise<RecordedEvent | undefined> {
+    const { rows } = await (client ?? this.pool).query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM exchange_sync.events
+       WHERE stream_id = $1 AND type = ANY ($2::text[]) ORDER BY stream_position DESC LIMIT 1`,
+      [streamId, types],
+    );
+    return rows[0] ? toRecorded(rows[0]) : undefined;
   }
 
   /** The stream's last position (0 when it has no events). */

@@ -20,6 +20,8 @@ export interface SubscriptionOptions {
   logger?: Logger;
   /** Called after each committed batch. */
   onProgress?: (last: RecordedEvent, count: number) => void;
+  /** Called when a pass fails (it is retried with backoff either way). */
+  onError?: (err: Error) => void;
 }
 
 /** One LISTEN connection shared by every subscription of a process. */
@@ -188,6 +190,7 @@ export class Subscription {
         failures += 1;
         const delay = Math.min(30_000, 100 * 2 ** Math.min(failures, 9));
         this.opts.logger?.error({ err: (err as Error).message, subscriber: this.opts.name, retryInMs: delay }, 'subscriber pass failed; retrying');
+        this.opts.onError?.(err as Error);
         this.woken = false;
         await this.sleep(delay);
       }

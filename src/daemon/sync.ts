@@ -1,0 +1,184 @@
+// One sync of one account: fetch a snapshot, then record it in ONE append (first write of its
+// transaction). Within the process a second request for a running account joins it; across
+// processes a session advisory lock per account serializes syncs, so two daemons on one
+// database never interleave an account's syncs.
+import { createHash, randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Account } from '../config.js';
+import type { EventData, Snapshot, SyncTrigger } from '../events/catalog.js';
+import type { Queryable } from '../events/db.js';
+import type { EventStore, NewEvent } from '../events/store.js';
+import { accountStream } from '../events/streams.js';
+import { ExchangeError, type ExchangeAccess, type SnapshotResult } from '../exchanges/index.js';
+import { Limiter } from '../exchanges/limiter.js';
+
+export interface SyncResult {
+  syncId: string;
+  exchange: string;
+  account: string;
+  status: 'ok' | 'failed';
+  changed?: boolean;
+  errorClass?: ExchangeError['errorClass'];
+  message?: string;
+  retryable?: boolean;
+  /** The stream position and global position of the sync's last event. */
+  streamPosition: number;
+  globalPosition: number;
+  startedAt: string;
+  finishedAt: string;
+}
+
+// 1163088217 = 'ESSY': the sync lock space, apart from the log's own stream locks.
+const SYNC_LOCK_SPACE = 1163088217;
+
+/** Content that makes two snapshots "the same": holdings and prices, not the fetch times. */
+export function contentHash(s: Snapshot): string {
+  const prices = Object.fromEntries(Object.entries(s.prices).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const content = JSON.stringify([s.quote, s.balances, s.positions, prices]);
+  return createHash('sha256').update(content).digest('hex');
+}
+
+export class SyncService {
+  private readonly running = new Map<string, Promise<SyncResult>>();
+  // Each sync holds a pooled connection (its account lock lives in that session) from lock to
+  // append; capping syncs in flight keeps the pool from running dry under "sync everything".
+  private readonly slots: Limiter;
+
+  constructor(
+    private readonly store: EventStore,
+    private readonly exchanges: ExchangeAccess,
+    private readonly logger: Logger,
+    opts: { maxConcurrent?: number } = {},
+  ) {
+    this.slots = new Limiter(opts.maxConcurrent ?? 8);
+  }
+
+  /** Syncs running in this process right now. */
+  get inFlight(): number {
+    return this.running.size;
+  }
+
+  /** Resolves when every sync running now has finished. */
+  async settle(): Promise<void> {
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  sync(account: Pick<Account, 'exchange' | 'name'>, trigger: SyncTrigger): Promise<SyncResult> {
+    const stream = accountStream(account.exchange, account.name);
+    const existing = this.running.get(stream);
+    if (existing) return existing;
+    const run = this.slots.run(() => this.run(account, stream, trigger)).finally(() => this.running.delete(stream));
+    this.running.set(stream, run);
+    return run;
+  }
+
+  private async run(account: Pick<Account, 'exchange' | 'name'>, stream: string, trigger: SyncTrigger): Promise<SyncResult> {
+    const log = this.logger.child({ exchange: account.exchange, account: account.name });
+    const client = await this.store.pool.connect();
+    let broken = false;
+    try {
+      await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [SYNC_LOCK_SPACE, stream]);
+      try {
+        const syncId = randomUUID();
+        const startedAt = new Date().toISOString();
+        let fetched: SnapshotResult | undefined;
+        let failure: ExchangeError | undefined;
+        try {
+          fetched = await this.exchanges.fetchSnapshot(account);
+        } catch (err) {
+          failure = err instanceof ExchangeError ? err : new ExchangeError({ errorClass: 'internal', retryable: false, attempt: 1, message: String(err) });
+        }
+        const finishedAt = new Date().toISOString();
+        const position = await this.store.streamPosition(stream, client);
+        const events: NewEvent[] = fetched
+          ? await this.recordedEvents(stream, syncId, trigger, startedAt, finishedAt, fetched, client)
+          : [this.failedEvent(syncId, trigger, startedAt, finishedAt, failure!)];
+        await client.query('BEGIN');
+        try {
+          const appended = await this.store.append(stream, events, { expectedPosition: position, client });
+          await client.query('COMMIT');
+          const last = appended.events[appended.events.length - 1]!;
+          const result: SyncResult = {
+            syncId,
+            exchange: account.exchange,
+            account: account.name,
+            status: fetched ? 'ok' : 'failed',
+            changed: fetched ? events[0]!.type === 'snapshot_recorded' : undefined,
+            errorClass: failure?.errorClass,
+            message: failure?.message,
+            retryable: failure?.retryable,
+            streamPosition: last.streamPosition,
+            globalPosition: last.globalPosition,
+            startedAt,
+            finishedAt,
+          };
+          if (failure) log.warn({ syncId, errorClass: failure.errorClass, message: failure.message }, 'sync failed');
+          else log.info({ syncId, changed: result.changed, fetchMs: fetched!.fetchMs }, 'sync completed');
+          return result;
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => {
+            broken = true;
+          });
+          throw err;
+        }
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [SYNC_LOCK_SPACE, stream]).catch(() => {
+          broken = true;
+        });
+      }
+    } catch (err) {
+      broken = true;
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  private async recordedEvents(
+    stream: string,
+    syncId: string,
+    trigger: SyncTrigger,
+    startedAt: string,
+    finishedAt: string,
+    fetched: SnapshotResult,
+    client: Queryable,
+  ): Promise<NewEvent[]> {
+    const { snapshot } = fetched;
+    const hash = contentHash(snapshot);
+    const last = await this.store.lastOfTypes(stream, ['snapshot_recorded', 'snapshot_unchanged'], client);
+    const previous = (last?.data as { contentHash?: string } | undefined)?.contentHash;
+    const changed = previous !== hash;
+    const snapshotEvent: NewEvent = changed
+      ? { type: 'snapshot_recorded', data: { syncId, contentHash: hash, snapshot } satisfies EventData<'snapshot_recorded'> }
+      : {
+          type: 'snapshot_unchanged',
+          data: { syncId, contentHash: hash, fetchedAt: snapshot.fetchedAt, exchangeTime: snapshot.exchangeTime } satisfies EventData<'snapshot_unchanged'>,
+        };
+    const completed: EventData<'sync_completed'> = {
+      syncId,
+      trigger,
+      startedAt,
+      finishedAt,
+      fetchMs: fetched.fetchMs,
+      attempts: fetched.attempts,
+      balances: snapshot.balances.length,
+      positions: snapshot.positions.length,
+      changed,
+    };
+    return [snapshotEvent, { type: 'sync_completed', data: completed }];
+  }
+
+  private failedEvent(syncId: string, trigger: SyncTrigger, startedAt: string, finishedAt: string, err: ExchangeError): NewEvent {
+    const data: EventData<'sync_failed'> = {
+      syncId,
+      trigger,
+      startedAt,
+      finishedAt,
+      errorClass: err.errorClass,
+      message: err.message,
+      retryable: err.retryable,
+      attempt: err.attempt,
+    };
+    return { type: 'sync_failed', data };
+  }
+}

@@ -1,0 +1,139 @@
+// Applies a batch of events to the projection tables inside the subscriber's transaction.
+// Per account only the batch's newest full snapshot matters (it replaces the account's rows) and
+// the newest observation time after it, so a rebuild writes each account's rows about once
+// per batch instead of once per event.
+import type { EventData } from '../events/catalog.js';
+import type { PoolClient } from '../events/db.js';
+import type { RecordedEvent } from '../events/store.js';
+import { parseAccountStream } from '../events/streams.js';
+import { balanceRows, positionRows } from './rows.js';
+import type { ProjectionName, Tables } from './tables.js';
+
+interface AccountChange {
+  /** The newest snapshot_recorded of the batch, if any. */
+  recorded?: RecordedEvent;
+  /** Fetch time of the newest snapshot (recorded or unchanged) of the batch. */
+  observedAt?: string;
+}
+
+function accountChanges(events: RecordedEvent[]): Map<string, AccountChange> {
+  const changes = new Map<string, AccountChange>();
+  for (const e of events) {
+    if (e.type !== 'snapshot_recorded' && e.type !== 'snapshot_unchanged') continue;
+    const c = changes.get(e.streamId) ?? {};
+    if (e.type === 'snapshot_recorded') {
+      c.recorded = e;
+      c.observedAt = (e.data as EventData<'snapshot_recorded'>).snapshot.fetchedAt;
+    } else {
+      c.observedAt = (e.data as EventData<'snapshot_unchanged'>).fetchedAt;
+    }
+    changes.set(e.streamId, c);
+  }
+  return changes;
+}
+
+async function applyBalances(tx: PoolClient, table: string, changes: Map<string, AccountChange>): Promise<void> {
+  for (const [stream, c] of changes) {
+    const { exchange, account } = parseAccountStream(stream);
+    if (!c.recorded) {
+      await tx.query(`UPDATE ${table} SET as_of = $3 WHERE exchange = $1 AND account = $2`, [exchange, account, c.observedAt]);
+      continue;
+    }
+    const { snapshot } = c.recorded.data as EventData<'snapshot_recorded'>;
+    const rows = balanceRows(snapshot, c.observedAt!, c.recorded.globalPosition);
+    await tx.query(`DELETE FROM ${table} WHERE exchange = $1 AND account = $2`, [exchange, account]);
+    if (rows.length === 0) continue;
+    // value = total x price in numeric: exact, and NULL when the price is unknown.
+    await tx.query(
+      `INSERT INTO ${table} (exchange, account, asset, free, used, total, price, quote, value, as_of, event_position)
+       SELECT $1, $2, u.asset, u.free, u.used, u.total, u.price, $3, u.total * u.price, $4, $5
+       FROM unnest($6::text[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[]) AS u (asset, free, used, total, price)`,
+      [
+        exchange,
+        account,
+        snapshot.quote,
+        c.observedAt,
+        c.recorded.globalPosition,
+        rows.map((r) => r.asset),
+        rows.map((r) => r.free),
+        rows.map((r) => r.used),
+        rows.map((r) => r.total),
+        rows.map((r) => r.price),
+      ],
+    );
+  }
+}
+
+async function applyPositions(tx: PoolClient, table: string, changes: Map<string, AccountChange>): Promise<void> {
+  for (const [stream, c] of changes) {
+    const { exchange, account } = parseAccountStream(stream);
+    if (!c.recorded) {
+      await tx.query(`UPDATE ${table} SET as_of = $3 WHERE exchange = $1 AND account = $2`, [exchange, account, c.observedAt]);
+      continue;
+    }
+    const { snapshot } = c.recorded.data as EventData<'snapshot_recorded'>;
+    const rows = positionRows(snapshot, c.observedAt!, c.recorded.globalPosition);
+    await tx.query(`DELETE FROM ${table} WHERE exchange = $1 AND account = $2`, [exchange, account]);
+    if (rows.length === 0) continue;
+    const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k]);
+    await tx.query(
+      `INSERT INTO ${table} (exchange, account, symbol, side, contracts, contract_size, entry_price, mark_price, liquidation_price,
+         notional, unrealized_pnl, leverage, margin_mode, as_of, event_position)
+       SELECT $1, $2, u.symbol, u.side, u.contracts, u.contract_size, u.entry_price, u.mark_price, u.liquidation_price,
+         u.notional, u.unrealized_pnl, u.leverage, u.margin_mode, $3, $4
+       FROM unnest($5::text[], $6::text[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[],
+         $12::numeric[], $13::numeric[], $14::numeric[], $15::text[])
+         AS u (symbol, side, contracts, contract_size, entry_price, mark_price, liquidation_price, notional, unrealized_pnl, leverage, margin_mode)`,
+      [
+        exchange,
+        account,
+        c.observedAt,
+        c.recorded.globalPosition,
+        col('symbol'),
+        col('side'),
+        col('contracts'),
+        col('contractSize'),
+        col('entryPrice'),
+        col('markPrice'),
+        col('liquidationPrice'),
+        col('notional'),
+        col('unrealizedPnl'),
+        col('leverage'),
+        col('marginMode'),
+      ],
+    );
+  }
+}
+
+async function applySyncRuns(tx: PoolClient, table: string, events: RecordedEvent[]): Promise<void> {
+  const runs = events.filter((e) => e.type === 'sync_completed' || e.type === 'sync_failed');
+  if (runs.length === 0) return;
+  const rows = runs.map((e) => {
+    const { exchange, account } = parseAccountStream(e.streamId);
+    if (e.type === 'sync_completed') {
+      const d = e.data as EventData<'sync_completed'>;
+      return [d.syncId, exchange, account, d.trigger, d.startedAt, d.finishedAt, 'ok', d.changed, null, null, null, d.attempts, d.balances, d.positions, d.fetchMs, e.globalPosition];
+    }
+    const d = e.data as EventData<'sync_failed'>;
+    return [d.syncId, exchange, account, d.trigger, d.startedAt, d.finishedAt, 'failed', null, d.errorClass, d.message, d.retryable, d.attempt, null, null, null, e.globalPosition];
+  });
+  const col = (i: number) => rows.map((r) => r[i]);
+  await tx.query(
+    `INSERT INTO ${table} (sync_id, exchange, account, trigger, started_at, finished_at, status, changed, error_class, error_message,
+       retryable, attempts, balances, positions, fetch_ms, event_position)
+     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[], $8::boolean[],
+       $9::text[], $10::text[], $11::boolean[], $12::int[], $13::int[], $14::int[], $15::int[], $16::bigint[])`,
+    Array.from({ length: 16 }, (_, i) => col(i)),
+  );
+}
+
+/** Applies `events` to the named projections in `tables`. */
+export async function project(tx: PoolClient, events: RecordedEvent[], tables: Partial<Tables>): Promise<void> {
+  const changes = accountChanges(events);
+  const jobs: [ProjectionName, () => Promise<void>][] = [
+    ['balances', () => applyBalances(tx, tables.balances!, changes)],
+    ['positions', () => applyPositions(tx, tables.positions!, changes)],
+    ['sync_runs', () => applySyncRuns(tx, tables.sync_runs!, events)],
+  ];
+  for (const [name, job] of jobs) if (tables[name]) await job();
+}
