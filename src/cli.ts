@@ -10,6 +10,11 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   sync: async () => (await import('./commands/sync.js')).sync,
   rebuild: async () => (await import('./commands/rebuild.js')).rebuild,
   emulator: async () => (await import('./commands/emulator.js')).emulator,
+  run: async () => (await import('./commands/run.js')).run,
+  demo: async () => (await import('./commands/demo.js')).demo,
+  balances: async () => (await import('./commands/balances.js')).balances,
+  positions: async () => (await import('./commands/positions.js')).positions,
+  events: async () => (await import('./commands/events.js')).events,
 };
 
 const HELP = `exchange-sync: records crypto exchange account snapshots as events in PostgreSQL

@@ -169,6 +169,7 @@ export class Subscription {
       this.woken = false;
       try {
         const { count, undecided } = await this.pass();
+        if (failures > 0) this.opts.logger?.info({ subscriber: this.opts.name, failedPasses: failures }, 'subscriber recovered');
         failures = 0;
         if (count >= this.batchSize) {
           this.idleWaiters.unshift(...waiters);
@@ -189,7 +190,9 @@ export class Subscription {
         this.idleWaiters.unshift(...waiters);
         failures += 1;
         const delay = Math.min(30_000, 100 * 2 ** Math.min(failures, 9));
-        this.opts.logger?.error({ err: (err as Error).message, subscriber: this.opts.name, retryInMs: delay }, 'subscriber pass failed; retrying');
+        // Once per outage at error level; the retries in between only at debug.
+        const level = failures === 1 ? 'error' : 'debug';
+        this.opts.logger?.[level]({ err: (err as Error).message, subscriber: this.opts.name, retryInMs: delay }, 'subscriber pass failed; retrying');
         this.opts.onError?.(err as Error);
         this.woken = false;
         await this.sleep(delay);

@@ -1,0 +1,97 @@
+import pg from 'pg';
+import { loadConfig, type Config } from '../config.js';
+import { createPool } from '../events/db.js';
+import { migrate } from '../events/migrate.js';
+import { DEMO_ACCOUNTS, startEmulator } from '../emulator/index.js';
+import { createLogger } from '../log.js';
+import { intFlag, type Command } from './command.js';
+import { runUntilSignal } from './run.js';
+
+const DEMO_DB = 'postgres://postgres@127.0.0.1:5432/exchange_sync_demo';
+
+/** Creates the demo database when it does not exist yet (connecting to the server's "postgres" db). */
+async function ensureDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (!rowCount) await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`).catch((err: { code?: string }) => {
+      if (err.code !== '42P04') throw err; // created meanwhile by another demo
+    });
+  } finally {
+    await client.end();
+  }
+}
+
+export const demo: Command = {
+  name: 'demo',
+  summary: 'emulator + daemon against the local PostgreSQL and NATS, no set-up',
+  help: `Usage: exchange-sync demo [--port N] [--http-port N]
+
+Starts the exchange emulator (one bybit and one binance demo account whose prices drift) and
+the daemon syncing both every minute, against the local PostgreSQL and NATS. Creates its
+database (DATABASE_URL, default ${DEMO_DB}) and applies the schema if needed.
+Prints where to look; Ctrl-C stops both.
+
+Options:
+  --port N        emulator port (default 9480; 0 picks a free one)
+  --http-port N   health/metrics port (default EXCHANGE_SYNC_HTTP_PORT or 9464)`,
+  options: { port: { type: 'string' }, 'http-port': { type: 'string' } },
+  async run(values) {
+    const port = intFlag(values, 'port', 0, 65535) ?? 9480;
+    const httpPort = intFlag(values, 'http-port', 0, 65535);
+    const emulator = await startEmulator({ port });
+    const databaseUrl = process.env.DATABASE_URL || DEMO_DB;
+    const env = {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      EXCHANGE_SYNC_INTERVAL_MINUTES: '1',
+      EXCHANGE_SYNC_EXCHANGES: 'bybit,binance',
+      EXCHANGE_SYNC_ACCOUNTS_FILE: '',
+      BYBIT_API_KEY: DEMO_ACCOUNTS.bybit.apiKey,
+      BYBIT_API_SECRET: DEMO_ACCOUNTS.bybit.secret,
+      BYBIT_API_URL: emulator.url,
+      BINANCE_API_KEY: DEMO_ACCOUNTS.binance.apiKey,
+      BINANCE_API_SECRET: DEMO_ACCOUNTS.binance.secret,
+      BINANCE_API_URL: emulator.url,
+      ...(httpPort !== undefined ? { EXCHANGE_SYNC_HTTP_PORT: String(httpPort) } : {}),
+    };
+    let config: Config;
+    try {
+      config = loadConfig(env);
+      await ensureDatabase(databaseUrl);
+      const pool = createPool(databaseUrl, { max: 1 });
+      await migrate(pool).finally(() => pool.end());
+    } catch (err) {
+      await emulator.close();
+      throw err;
+    }
+    const logger = createLogger({ level: config.logLevel, dir: config.logDir });
+    const prefix = config.nats.prefix;
+    const safeDb = new URL(databaseUrl);
+    safeDb.password = '';
+    try {
+      return await runUntilSignal(config, logger, (daemon) => {
+        process.stderr.write(`
+exchange-sync demo is running
+  emulator      ${emulator.url}  (state: ${emulator.url}/_emulator/state)
+  database      ${safeDb.toString()}
+                psql "${safeDb.toString()}" -c 'SELECT * FROM exchange_sync.balances'
+                npx exchange-sync balances   (with DATABASE_URL=${safeDb.toString()})
+  events        subject ${prefix}.evt.>  on ${config.nats.url}, JetStream stream ${config.nats.stream}
+                nats sub '${prefix}.evt.>'   or   npx exchange-sync events --follow
+  commands      nats req ${prefix}.cmd.sync '{"wait":true}'   /   nats req ${prefix}.cmd.status ''
+  health        ${daemon.httpUrl ?? '(http off)'}/readyz   metrics ${daemon.httpUrl ?? ''}/metrics
+Syncs every minute; prices drift in the emulator, so each sync records a new snapshot. Ctrl-C stops.
+
+`);
+      });
+    } finally {
+      await emulator.close();
+    }
+  },
+};

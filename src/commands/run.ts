@@ -1,0 +1,56 @@
+import { loadConfig, redactConfig, type Config } from '../config.js';
+import { Daemon } from '../daemon/daemon.js';
+import { createLogger, flushLogger, type Logger } from '../log.js';
+import type { Command } from './command.js';
+
+/** Runs a daemon until SIGINT/SIGTERM, then shuts it down in order; resolves with the exit code. */
+export async function runUntilSignal(config: Config, logger: Logger, onStarted?: (daemon: Daemon) => void): Promise<number> {
+  const daemon = new Daemon(config, { logger });
+  let stopping: Promise<void> | undefined;
+  let stopped: () => void = () => {};
+  const done = new Promise<void>((resolve) => (stopped = resolve));
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'signal received');
+    stopping = daemon.stop().finally(stopped);
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  try {
+    await daemon.start();
+    onStarted?.(daemon);
+  } catch (err) {
+    await daemon.stop().catch(() => {});
+    throw err;
+  }
+  await done;
+  await flushLogger(logger);
+  return 0;
+}
+
+export const run: Command = {
+  name: 'run',
+  summary: 'run the daemon: scheduled syncs, NATS commands, JetStream relay, projections, HTTP health/metrics',
+  help: `Usage: exchange-sync run
+
+Runs until SIGINT or SIGTERM:
+  - syncs every account every EXCHANGE_SYNC_INTERVAL_MINUTES (fixed rate, spread across the
+    interval, one first sync at start; EXCHANGE_SYNC_ENABLED=false turns this off),
+  - answers <prefix>.cmd.sync and <prefix>.cmd.status on NATS,
+  - publishes every recorded event to the JetStream stream EXCHANGE_SYNC_STREAM,
+  - keeps the balances, positions and sync_runs tables current,
+  - serves /healthz, /readyz and /metrics on EXCHANGE_SYNC_HTTP_PORT.
+The database schema must be current (run "exchange-sync migrate" first). On a signal it stops
+taking commands, finishes in-flight syncs, waits for publish acks, and exits 0.`,
+  options: {},
+  async run() {
+    const config = loadConfig();
+    const logger = createLogger({ level: config.logLevel, dir: config.logDir });
+    for (const w of config.warnings) logger.warn(w);
+    logger.debug({ config: redactConfig(config) }, 'configuration');
+    return runUntilSignal(config, logger);
+  },
+};

@@ -1,0 +1,236 @@
+// The daemon: wires the log, the projector, the exchanges, the scheduler, NATS commands, the
+// JetStream relay and HTTP health/metrics, and takes them down in the one order that loses
+// nothing: stop taking commands and scheduling, finish in-flight syncs (bounded), let the relay
+// finish its acks, drain NATS, close the pool.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Account, Config } from '../config.js';
+import type { SyncTrigger } from '../events/catalog.js';
+import { createPool, type Pool } from '../events/db.js';
+import { assertCurrent, schemaStatus } from '../events/migrate.js';
+import { EventStore } from '../events/store.js';
+import { Notifier, type Subscription } from '../events/subscription.js';
+import { createExchangeAccess, type ExchangeAccess, type ExchangeAccessOptions } from '../exchanges/index.js';
+import { createProjector } from '../projections/index.js';
+import { CommandEndpoints, CommandError, type SyncCommand } from './commands.js';
+import { connectNats, type NatsConnection } from './nats.js';
+import { Scheduler } from './scheduler.js';
+import { SyncService, type SyncResult } from './sync.js';
+import { DaemonWiring } from './wiring.js';
+
+export interface DaemonOptions {
+  logger: Logger;
+  exchange?: ExchangeAccessOptions;
+  /** How long shutdown waits for in-flight syncs (ms). Default 30 s. */
+  shutdownTimeoutMs?: number;
+  /** HTTP listen host; default all interfaces. */
+  httpHost?: string;
+  /** Subscription fallback poll (ms). */
+  pollMs?: number;
+}
+
+export interface AccountSelector {
+  exchange?: string;
+  account?: string;
+}
+
+async function within<T>(ms: number, work: Promise<T>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([work.then(() => true as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Waits until PostgreSQL answers, logging once when it does not and once when it does. */
+async function waitForPostgres(pool: Pool, logger: Logger, stopped: () => boolean): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await pool.query('SELECT 1');
+      if (attempt > 0) logger.info('PostgreSQL reachable');
+      return;
+    } catch (err) {
+      if (stopped()) throw err;
+      if (attempt === 0) logger.warn({ err: (err as Error).message }, 'PostgreSQL unreachable; retrying with backoff');
+      await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** Math.min(attempt, 6))));
+    }
+  }
+}
+
+export class Daemon {
+  readonly store: EventStore;
+  readonly pool: Pool;
+  private readonly logger: Logger;
+  readonly notifier: Notifier;
+  private readonly access: ExchangeAccess;
+  private readonly service: SyncService;
+  private readonly projector: Subscription;
+  private readonly scheduler: Scheduler;
+  private readonly wiring: DaemonWiring;
+  private commands: CommandEndpoints | undefined;
+  private nc: NatsConnection | undefined;
+  private natsStarting: Promise<void> | undefined;
+  private stopping = false;
+  private signalStop: () => void = () => {};
+  private readonly stopSignal = new Promise<void>((resolve) => (this.signalStop = resolve));
+  private started = false;
+  readonly startedAt = new Date();
+  /** Names this daemon in replies, so a requester can tell which of several answered. */
+  readonly id = randomUUID();
+
+  constructor(
+    readonly config: Config,
+    private readonly opts: DaemonOptions,
+  ) {
+    this.logger = opts.logger;
+    this.pool = createPool(config.database.connectionString, { max: 20 });
+    this.store = new EventStore(this.pool);
+    this.notifier = new Notifier(config.database.connectionString, this.logger);
+    this.access = createExchangeAccess(config.accounts, { logger: this.logger, ...opts.exchange });
+    this.service = new SyncService(this.store, this.access, this.logger);
+    this.projector = createProjector(this.store, { notifier: this.notifier, logger: this.logger, pollMs: opts.pollMs });
+    this.scheduler = new Scheduler(config.accounts, {
+      intervalMs: config.intervalMinutes * 60_000,
+      logger: this.logger,
+      sync: (a) => this.runSync(a, 'schedule'),
+    });
+    this.wiring = new DaemonWiring(this, { logger: this.logger, pollMs: opts.pollMs, httpHost: opts.httpHost });
+  }
+
+  get accounts(): Account[] {
+    return this.config.accounts;
+  }
+
+  get nats(): NatsConnection | undefined {
+    return this.nc;
+  }
+
+  get httpUrl(): string | undefined {
+    return this.wiring.httpUrl;
+  }
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await waitForPostgres(this.pool, this.logger, () => this.stopping);
+    assertCurrent(await schemaStatus(this.pool));
+    this.projector.start();
+    await this.wiring.startHttp();
+    if (this.config.syncEnabled) this.scheduler.begin();
+    else this.logger.info('EXCHANGE_SYNC_ENABLED=false: no scheduled syncs; commands still work');
+    // NATS may be down: syncing and recording go on, commands and relaying start when it is up.
+    this.natsStarting = this.startNats();
+    this.logger.info({ accounts: this.config.accounts.length, intervalMinutes: this.config.intervalMinutes, http: this.httpUrl }, 'daemon started');
+  }
+
+  private async startNats(): Promise<void> {
+    let nc: NatsConnection | undefined;
+    for (let attempt = 0; !this.stopping; attempt++) {
+      try {
+        // Our own retry loop rather than waitOnFirstConnect, so shutdown can end the wait.
+        nc = await connectNats(this.config.nats, this.logger, { name: `exchange-sync:${process.pid}`, waitOnFirstConnect: false });
+        if (attempt > 0) this.logger.info('NATS reachable');
+        break;
+      } catch (err) {
+        if (attempt === 0) this.logger.warn({ err: (err as Error).message, url: this.config.nats.url }, 'NATS unreachable; syncing and recording go on, retrying with backoff');
+        await Promise.race([new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)))), this.stopSignal]);
+      }
+    }
+    if (!nc) return;
+    if (this.stopping) {
+      await nc.close();
+      return;
+    }
+    this.nc = nc;
+    try {
+      await this.wiring.startRelay(nc);
+      this.commands = new CommandEndpoints(nc, this.config.nats.prefix, { sync: (c) => this.onSyncCommand(c), status: () => this.status() }, this.logger);
+      this.commands.start();
+      this.logger.info({ prefix: this.config.nats.prefix, stream: this.config.nats.stream }, 'NATS commands and relay running');
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message }, 'NATS start failed; commands and relay are off');
+    }
+  }
+
+  /** Selects configured accounts; an empty selection is an error (unknown exchange or account). */
+  select(selector: AccountSelector): Account[] {
+    const selected = this.config.accounts.filter(
+      (a) => (selector.exchange === undefined || a.exchange === selector.exchange) && (selector.account === undefined || a.name === selector.account),
+    );
+    return selected;
+  }
+
+  async sync(selector: AccountSelector = {}, trigger: SyncTrigger = 'api'): Promise<SyncResult[]> {
+    const accounts = this.select(selector);
+    if (accounts.length === 0) throw new CommandError(404, `no configured account matches ${JSON.stringify(selector)}`);
+    return Promise.all(accounts.map((a) => this.runSync(a, trigger)));
+  }
+
+  private async onSyncCommand(cmd: SyncCommand) {
+    if (this.stopping) throw new CommandError(503, 'daemon is shutting down');
+    const accounts = this.select(cmd);
+    if (accounts.length === 0) throw new CommandError(404, `no configured account matches ${JSON.stringify({ exchange: cmd.exchange, account: cmd.account })}`);
+    const accepted = accounts.map((a) => ({ exchange: a.exchange, account: a.name }));
+    const running = Promise.all(accounts.map((a) => this.runSync(a, 'command')));
+    if (!cmd.wait) {
+      running.catch((err) => this.logger.error({ err: (err as Error).message }, 'commanded sync could not be recorded'));
+      return { daemon: this.id, accepted };
+    }
+    return { daemon: this.id, accepted, results: await running };
+  }
+
+  private async runSync(account: Pick<Account, 'exchange' | 'name'>, trigger: SyncTrigger): Promise<SyncResult> {
+    const result = await this.service.sync(account, trigger);
+    this.wiring.recordSync(result);
+    if (trigger !== 'schedule') this.scheduler.observe(result);
+    return result;
+  }
+
+  async status(): Promise<unknown> {
+    const { rows } = await this.pool.query<{ exchange: string; account: string; status: string; finished_at: Date; sync_id: string; error_class: string | null }>(
+      `SELECT DISTINCT ON (exchange, account) exchange, account, status, finished_at, sync_id, error_class
+       FROM exchange_sync.sync_runs ORDER BY exchange, account, started_at DESC`,
+    );
+    const last = new Map(rows.map((r) => [`${r.exchange}:${r.account}`, r]));
+    const next = new Map(this.scheduler.nextRuns().map((n) => [`${n.exchange}:${n.account}`, n]));
+    return {
+      daemon: { id: this.id, pid: process.pid, startedAt: this.startedAt.toISOString(), syncsInFlight: this.service.inFlight, scheduling: this.config.syncEnabled },
+      accounts: this.config.accounts.map((a) => {
+        const key = `${a.exchange}:${a.name}`;
+        const l = last.get(key);
+        const n = next.get(key);
+        return {
+          exchange: a.exchange,
+          account: a.name,
+          lastSync: l ? { syncId: l.sync_id, status: l.status, finishedAt: l.finished_at.toISOString(), errorClass: l.error_class } : null,
+          nextScheduledAt: n?.next ? new Date(n.next).toISOString() : null,
+          consecutiveFailures: n?.failures ?? 0,
+        };
+      }),
+      lag: await this.wiring.lags(),
+    };
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.signalStop();
+    const bound = this.opts.shutdownTimeoutMs ?? 30_000;
+    this.logger.info('shutting down: no new commands or scheduled syncs');
+    this.scheduler.stop();
+    const commandsDone = within(bound, this.commands?.stop() ?? Promise.resolve());
+    const syncsDone = await within(bound, this.service.settle());
+    if (!(await commandsDone) || !syncsDone) this.logger.warn({ boundMs: bound }, 'in-flight syncs did not finish in time; their transactions roll back');
+    await this.natsStarting;
+    await this.wiring.stopRelay();
+    await this.projector.stop();
+    if (this.nc) await this.nc.drain().catch((err) => this.logger.warn({ err: (err as Error).message }, 'NATS drain failed'));
+    await this.wiring.stopHttp();
+    await this.notifier.stop();
+    await this.access.close();
+    await this.pool.end();
+    this.logger.info('stopped');
+  }
+}

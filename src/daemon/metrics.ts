@@ -1,0 +1,147 @@
+// Prometheus metrics of the daemon. Sync outcomes are pushed in by recordSync; subscriber lag is
+// pulled from PostgreSQL at scrape time, so it is exact when read and costs nothing between
+// scrapes. Each createMetrics() call owns its own Registry (nothing touches prom-client's global
+// one), so an embedding service or a test can hold several.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Queryable } from '../events/db.js';
+import { subscriberLag, type SubscriberLag } from '../events/lag.js';
+import { PROJECTOR_SUBSCRIBER } from '../projections/index.js';
+import type { SyncResult } from './sync.js';
+
+export const METRICS_PREFIX = 'exchange_sync_';
+
+export interface MetricsOptions {
+  /** Where lag is read on scrape. Without it the lag gauges are not registered. */
+  pool?: Queryable;
+  /** Checkpoint name of the JetStream relay; the relay lag gauges exist only when it is given. */
+  relaySubscriber?: string;
+  /** Checkpoint name of the projector; PROJECTOR_SUBSCRIBER unless a test says otherwise. */
+  projectionSubscriber?: string;
+  /** Upper bound on one scrape's lag query: Prometheus gives up on a scrape after 10 s by default. */
+  lagTimeoutMs?: number;
+  /** Process metrics (CPU, memory, event loop, GC); on unless an embedding service has its own. */
+  defaultMetrics?: boolean;
+}
+
+export interface Metrics {
+  registry: Registry;
+  syncs: Counter<'exchange' | 'account' | 'outcome'>;
+  syncDuration: Histogram<'exchange'>;
+  exchangeErrors: Counter<'exchange' | 'class'>;
+  lastSync: Gauge<'exchange' | 'account' | 'outcome'>;
+}
+
+export class TimeoutError extends Error {
+  override name = 'TimeoutError';
+}
+
+/** Rejects after `ms`; the work itself goes on, so only bound things that end on their own. */
+export function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+export function createMetrics(opts: MetricsOptions = {}): Metrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: METRICS_PREFIX });
+
+  const metrics: Metrics = {
+    registry,
+    syncs: new Counter({
+      name: `${METRICS_PREFIX}syncs_total`,
+      help: 'Account syncs finished, by outcome (ok or failed).',
+      labelNames: ['exchange', 'account', 'outcome'] as const,
+      registers: [registry],
+    }),
+    syncDuration: new Histogram({
+      name: `${METRICS_PREFIX}sync_duration_seconds`,
+      help: 'Time to fetch one account snapshot, retries included.',
+      labelNames: ['exchange'] as const,
+      // A healthy fetch is well under a second; retries with backoff stretch into tens of seconds.
+      buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers: [registry],
+    }),
+    exchangeErrors: new Counter({
+      name: `${METRICS_PREFIX}exchange_errors_total`,
+      help: 'Failed syncs by error class (auth, permission, rate_limit, network, timeout, exchange_down, nonce, bad_response, internal).',
+      labelNames: ['exchange', 'class'] as const,
+      registers: [registry],
+    }),
+    lastSync: new Gauge({
+      name: `${METRICS_PREFIX}last_sync_timestamp_seconds`,
+      help: 'Unix time at which the last sync of the account with this outcome finished.',
+      labelNames: ['exchange', 'account', 'outcome'] as const,
+      registers: [registry],
+    }),
+  };
+
+  if (opts.pool) {
+    const subscribers: { kind: 'relay' | 'projection'; name: string }[] = [{ kind: 'projection', name: opts.projectionSubscriber ?? PROJECTOR_SUBSCRIBER }];
+    if (opts.relaySubscriber) subscribers.unshift({ kind: 'relay', name: opts.relaySubscriber });
+    registerLagGauges(registry, opts.pool, subscribers, opts.lagTimeoutMs ?? 2000);
+  }
+  return metrics;
+}
+
+/** Counts one finished sync. The daemon calls it for every SyncResult, whatever triggered it. */
+export function recordSync(metrics: Metrics, result: SyncResult): void {
+  const { exchange, account, status: outcome } = result;
+  metrics.syncs.inc({ exchange, account, outcome });
+  const started = Date.parse(result.startedAt);
+  const finished = Date.parse(result.finishedAt);
+  if (Number.isFinite(started) && Number.isFinite(finished) && finished >= started) {
+    metrics.syncDuration.observe({ exchange }, (finished - started) / 1000);
+  }
+  if (Number.isFinite(finished)) metrics.lastSync.set({ exchange, account, outcome }, finished / 1000);
+  if (outcome === 'failed') metrics.exchangeErrors.inc({ exchange, class: result.errorClass ?? 'internal' });
+}
+
+// A failed lag query sets the gauges to NaN rather than leaving the last value: a stale number
+// looks like a healthy, frozen lag, while NaN shows as a gap. lag_query_ok says why it is a gap.
+function registerLagGauges(registry: Registry, pool: Queryable, subscribers: { kind: 'relay' | 'projection'; name: string }[], timeoutMs: number): void {
+  // prom-client starts every metric's collect() in the same tick, so the events and seconds gauges
+  // of one subscriber share a single query per scrape.
+  const inFlight = new Map<string, Promise<SubscriberLag | undefined>>();
+  const lagOf = (name: string): Promise<SubscriberLag | undefined> => {
+    let p = inFlight.get(name);
+    if (!p) {
+      p = withTimeout(subscriberLag(pool, name), timeoutMs, `lag of ${name}`)
+        .catch(() => undefined)
+        .finally(() => inFlight.delete(name));
+      inFlight.set(name, p);
+    }
+    return p;
+  };
+
+  for (const { kind, name } of subscribers) {
+    new Gauge({
+      name: `${METRICS_PREFIX}${kind}_lag_events`,
+      help: `Events recorded but not yet processed by the ${kind} (checkpoint "${name}").`,
+      registers: [registry],
+      async collect() {
+        this.set((await lagOf(name))?.events ?? NaN);
+      },
+    });
+    new Gauge({
+      name: `${METRICS_PREFIX}${kind}_lag_seconds`,
+      help: `Age of the oldest event the ${kind} (checkpoint "${name}") has not processed yet; 0 when caught up.`,
+      registers: [registry],
+      async collect() {
+        this.set((await lagOf(name))?.seconds ?? NaN);
+      },
+    });
+  }
+  new Gauge({
+    name: `${METRICS_PREFIX}lag_query_ok`,
+    help: '1 when this scrape could read the subscriber lag from PostgreSQL, 0 when it failed (the lag gauges are NaN then).',
+    labelNames: ['subscriber'] as const,
+    registers: [registry],
+    async collect() {
+      const lags = await Promise.all(subscribers.map(({ name }) => lagOf(name)));
+      subscribers.forEach(({ name }, i) => this.set({ subscriber: name }, lags[i] ? 1 : 0));
+    },
+  });
+}

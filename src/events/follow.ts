@@ -1,0 +1,77 @@
+// A read-only reader of the log for tools like `exchange-sync events --follow`: the same
+// commit-safe order as a Subscription, but the cursor lives in memory and nothing is written,
+// so any number of followers can run, even on a read-only database user.
+import { START, cursorOf, type Cursor, type EventStore, type RecordedEvent } from './store.js';
+import type { Notifier } from './subscription.js';
+
+export interface FollowOptions {
+  /** Start after this cursor (default: the beginning of the log). */
+  after?: Cursor;
+  /** Skip events below this global position. */
+  fromGlobalPosition?: number;
+  /** Return once the committed log is read instead of waiting for more. */
+  untilEnd?: boolean;
+  /** Wakes the follower as soon as an append commits; without it, only polling. */
+  notifier?: Notifier;
+  /** Fallback poll (ms) for a missed or absent notification. */
+  pollMs?: number;
+  batchSize?: number;
+  /** Ends the iteration (after the batch in hand, if any). */
+  signal?: AbortSignal;
+}
+
+/** Batches of events in (transaction_id, global_position) order; never skips a late commit. */
+export async function* follow(store: EventStore, opts: FollowOptions = {}): AsyncGenerator<RecordedEvent[], void, undefined> {
+  const batchSize = opts.batchSize ?? 500;
+  const pollMs = opts.pollMs ?? 1000;
+  const signal = opts.signal;
+  let cursor = opts.after ?? START;
+  let woken = false;
+  let wakeUp: (() => void) | undefined;
+  const wake = () => {
+    woken = true;
+    wakeUp?.();
+  };
+  // Woken by a notification or the abort; a wake between a read and the sleep is not lost.
+  const sleep = (ms: number) =>
+    woken || signal?.aborted
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          const timer = setTimeout(done, ms);
+          function done() {
+            clearTimeout(timer);
+            wakeUp = undefined;
+            resolve();
+          }
+          wakeUp = done;
+        });
+
+  const unlisten = opts.untilEnd ? undefined : opts.notifier?.add(wake);
+  signal?.addEventListener('abort', wake);
+  try {
+    // An open transaction below the read horizon holds back everything after it; it is decided
+    // soon (appends are short) and a rollback sends no notification, so look again quickly.
+    let undecidedWait = 5;
+    while (!signal?.aborted) {
+      woken = false;
+      const events = await store.readAfter(cursor, batchSize, { fromGlobalPosition: opts.fromGlobalPosition });
+      const last = events[events.length - 1];
+      if (last) {
+        cursor = cursorOf(last);
+        yield events;
+        if (events.length === batchSize) continue;
+      }
+      if (opts.untilEnd) return;
+      if (await store.hasUndecided()) {
+        await sleep(undecidedWait);
+        undecidedWait = Math.min(pollMs, undecidedWait * 2);
+      } else {
+        undecidedWait = 5;
+        await sleep(pollMs);
+      }
+    }
+  } finally {
+    unlisten?.();
+    signal?.removeEventListener('abort', wake);
+  }
+}

@@ -1,0 +1,37 @@
+// Library API for embedding the daemon in another Node service (the old module's web-framework
+// hook): build it from a Config, start it with the host's start-up, stop it with its shut-down.
+import { loadConfig, type Config } from './config.js';
+import { Daemon, type AccountSelector } from './daemon/daemon.js';
+import type { SyncResult } from './daemon/sync.js';
+import { silentLogger, type Logger } from './log.js';
+
+export { loadConfig, ConfigError, type Config, type Account } from './config.js';
+export type { SyncResult } from './daemon/sync.js';
+export type { AccountSelector } from './daemon/daemon.js';
+export { migrate } from './events/migrate.js';
+export { createPool } from './events/db.js';
+export type { Snapshot, Balance, Position, EventType, EventData } from './events/catalog.js';
+
+export interface ExchangeSync {
+  /** Waits for PostgreSQL, checks the schema, starts scheduling, projections, NATS and HTTP. */
+  start(): Promise<void>;
+  /** Stops taking commands, finishes in-flight syncs, drains NATS, closes the pool. */
+  stop(): Promise<void>;
+  /** Syncs the selected accounts now (all when the selector is empty); resolves when recorded. */
+  sync(selector?: AccountSelector): Promise<SyncResult[]>;
+}
+
+export interface CreateOptions {
+  logger?: Logger;
+  shutdownTimeoutMs?: number;
+}
+
+/** `config` defaults to the environment, as the daemon reads it. */
+export function createExchangeSync(config: Config = loadConfig(), opts: CreateOptions = {}): ExchangeSync {
+  const daemon = new Daemon(config, { logger: opts.logger ?? silentLogger(), shutdownTimeoutMs: opts.shutdownTimeoutMs });
+  return {
+    start: () => daemon.start(),
+    stop: () => daemon.stop(),
+    sync: (selector = {}) => daemon.sync(selector, 'api'),
+  };
+}
