@@ -66,6 +66,12 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`exchange-sync ${name}: ${err.message}\n`);
       return 2;
     }
+    // undefined_table / invalid_schema_name: the database was never migrated.
+    const code = (err as { code?: string }).code;
+    if (code === '42P01' || code === '3F000') {
+      process.stderr.write(`exchange-sync ${name}: the database has no exchange-sync schema yet (run "exchange-sync migrate"): ${(err as Error).message}\n`);
+      return 1;
+    }
     const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     process.stderr.write(`exchange-sync ${name}: ${(err as Error).message ?? String(err)}\n`);
     if (usage) {

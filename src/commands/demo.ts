@@ -3,6 +3,7 @@ import { loadConfig, type Config } from '../config.js';
 import { createPool } from '../events/db.js';
 import { migrate } from '../events/migrate.js';
 import { DEMO_ACCOUNTS, startEmulator } from '../emulator/index.js';
+import type { Daemon } from '../daemon/daemon.js';
 import { createLogger } from '../log.js';
 import { intFlag, type Command } from './command.js';
 import { runUntilSignal } from './run.js';
@@ -24,6 +25,22 @@ async function ensureDatabase(url: string): Promise<void> {
     });
   } finally {
     await client.end();
+  }
+}
+
+/** Prints one line per event the relay publishes: what a downstream subscriber would see. */
+async function showEvents(daemon: Daemon, prefix: string): Promise<void> {
+  for (let i = 0; i < 300 && !daemon.nats; i++) await new Promise((r) => setTimeout(r, 100));
+  const nc = daemon.nats;
+  if (!nc) return;
+  const sub = nc.subscribe(`${prefix}.evt.>`);
+  for await (const m of sub) {
+    try {
+      const e = m.json<{ globalPosition: number; type: string; stream: string }>();
+      process.stderr.write(`event #${e.globalPosition}  ${m.subject}\n`);
+    } catch {
+      process.stderr.write(`event  ${m.subject} (compressed)\n`);
+    }
   }
 }
 
@@ -87,8 +104,10 @@ exchange-sync demo is running
   commands      nats req ${prefix}.cmd.sync '{"wait":true}'   /   nats req ${prefix}.cmd.status ''
   health        ${daemon.httpUrl ?? '(http off)'}/readyz   metrics ${daemon.httpUrl ?? ''}/metrics
 Syncs every minute; prices drift in the emulator, so each sync records a new snapshot. Ctrl-C stops.
+Events arriving on NATS are shown below as they are published.
 
 `);
+        void showEvents(daemon, prefix);
       });
     } finally {
       await emulator.close();

@@ -2,9 +2,9 @@
 // `<prefix>.evt.<exchange>.<account>.<type>`. It is a checkpointed Subscription whose batch
 // handler awaits each publish's ack before the next, and whose checkpoint commits only after the
 // whole batch is acked: an outage delays events, it never loses them. What the checkpoint cannot
-// know (events acked by the stream in a pass that then failed, or before a crash) is read back
-// from the stream itself, so the 2-minute duplicate window only has to cover seconds. See
-// docs/relay.md for the full argument.
+// know (events the stream acked in a pass that then failed, in this process, another daemon or
+// before a crash) is read back from the stream at the start of every pass, so the 2-minute
+// duplicate window only has to cover the races of a few milliseconds. See docs/relay.md.
 import { jetstream, jetstreamManager, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
@@ -90,12 +90,9 @@ export class Relay {
   private readonly log: Logger;
   private readonly filter: string;
   private readonly publishTimeoutMs: number;
-  // Set when we cannot be sure what the stream holds or that it still exists: before setup
-  // succeeded, and after any failed pass (whose acked publishes the checkpoint does not cover).
+  // Set until set-up succeeds and after any failed pass: the stream may have been deleted (then
+  // it is created again, empty, and relaying goes on from the checkpoint).
   private needsStream = true;
-  private needsResync = true;
-  /** Events up to here are already in the stream; skipped instead of published. */
-  private skipThrough: Cursor | undefined;
   private started = false;
   private readonly counters: RelayStats = {
     relayed: 0,
@@ -129,7 +126,6 @@ export class Relay {
         this.counters.failedPasses += 1;
         this.counters.lastError = err.message;
         this.needsStream = true;
-        this.needsResync = true;
       },
     });
   }
@@ -212,7 +208,6 @@ export class Relay {
         this.log.info({ from: checkpoint, to: tail }, 'relay checkpoint advanced to the last event the stream already holds');
       }
       await client.query('COMMIT');
-      this.needsResync = false;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {
         broken = true;
@@ -250,23 +245,21 @@ export class Relay {
 
   private async relayBatch(events: RecordedEvent[], tx: PoolClient): Promise<void> {
     if (this.needsStream) await this.ensure();
-    if (this.needsResync) {
-      // Inside the pass, under the checkpoint's row lock: nobody else publishes meanwhile.
-      const tail = await this.streamTail(tx);
-      this.skipThrough = tail;
-      this.needsResync = false;
-      if (tail) this.log.debug({ tail }, 'relay resyncing from the stream');
-    }
+    // Every pass asks the stream what it already holds: under the checkpoint's row lock nobody
+    // else publishes meanwhile, and events the stream acked in a pass whose commit never came
+    // (ours, another daemon's, or before a crash) are skipped, not resent. One round trip per
+    // batch; it is what keeps "never twice" from depending on the duplicate window.
+    let skipThrough = await this.streamTail(tx);
     // Strictly one at a time: event n+1 is sent only after n is stored, so the stream's order
     // is the log's order even when a publish fails half-way through a batch.
     for (const event of events) {
       const cursor = cursorOf(event);
-      if (this.skipThrough) {
-        if (compareCursors(cursor, this.skipThrough) <= 0) {
+      if (skipThrough) {
+        if (compareCursors(cursor, skipThrough) <= 0) {
           this.counters.skipped += 1;
           continue;
         }
-        this.skipThrough = undefined;
+        skipThrough = undefined;
       }
       await this.publish(event, cursor);
     }

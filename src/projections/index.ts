@@ -28,9 +28,13 @@ export function createProjector(store: EventStore, opts: ProjectorOptions = {}):
 }
 
 /** Brings the projection tables up to the end of the log, then returns (one-shot commands). */
-export async function catchUpProjections(store: EventStore, logger?: Logger): Promise<void> {
+export async function catchUpProjections(store: EventStore, logger?: Logger, opts: { timeoutMs?: number } = {}): Promise<boolean> {
   let failed: (err: Error) => void = () => {};
   const error = new Promise<never>((_, reject) => (failed = reject));
+  // A transaction left open elsewhere in the database holds the read horizon back; a one-shot
+  // command then answers with what it has rather than wait for that transaction.
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), opts.timeoutMs ?? 15_000)));
   const projector = new Subscription(store, undefined, {
     name: PROJECTOR_SUBSCRIBER,
     batchSize: 500,
@@ -42,8 +46,11 @@ export async function catchUpProjections(store: EventStore, logger?: Logger): Pr
   projector.start();
   try {
     // A one-shot command reports the first failure instead of retrying forever.
-    await Promise.race([projector.caughtUp(), error]);
+    const done = await Promise.race([projector.caughtUp().then(() => true), error, timedOut]);
+    if (!done) logger?.warn('projections not fully caught up: an open transaction holds back the newest events');
+    return done;
   } finally {
+    clearTimeout(timer);
     await projector.stop();
   }
 }
