@@ -9,6 +9,9 @@ export { loadConfig, ConfigError, type Config, type Account } from './config.js'
 export type { SyncResult } from './daemon/sync.js';
 export type { AccountSelector } from './daemon/daemon.js';
 export { migrate } from './events/migrate.js';
+// For JetStream consumers: an envelope too big for the server's max_payload arrives gzipped.
+export { decodePayload, CONTENT_ENCODING } from './daemon/relay-payload.js';
+export { EnvelopeSchema, type Envelope } from './events/envelope.js';
 export { createPool } from './events/db.js';
 export type { Snapshot, Balance, Position, EventType, EventData } from './events/catalog.js';
 

@@ -185,6 +185,20 @@ describe('relay to the shared NATS', () => {
     await assertStreamIsLog(env.jsm, env.streamName, env.prefix, env.store);
   });
 
+  test('checkpoint behind the stream under a running relay (a pass that was acked, then not committed): the next pass skips, never resends', async () => {
+    const before = relay.stats;
+    // As another daemon's pass leaves it when its COMMIT fails after the acks (PostgreSQL gone for
+    // longer than the duplicate window would cover).
+    await env.db.pool.query(`UPDATE exchange_sync.checkpoints SET transaction_id = '0', global_position = 0 WHERE subscriber = $1`, [relaySubscriberName(env.streamName)]);
+    await env.store.append('bybit:alpha', [completed(150)]);
+    await within(5_000, relay.caughtUp(), 'catch-up after the checkpoint moved back');
+    const s = relay.stats;
+    assert.equal(s.duplicates - before.duplicates, 0, 'nothing sent twice, not even into the duplicate window');
+    assert.equal(s.relayed - before.relayed, 1);
+    assert.equal(s.skipped - before.skipped, 34);
+    await assertStreamIsLog(env.jsm, env.streamName, env.prefix, env.store);
+  });
+
   test('a stream deleted while the relay runs is recreated; the checkpoint stays, so only new events go to it', async () => {
     await env.jsm.streams.delete(env.streamName);
     const events = (await env.store.append('bybit:alpha', [completed(200), failed()])).events;

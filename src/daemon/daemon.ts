@@ -144,13 +144,15 @@ export class Daemon {
       return;
     }
     this.nc = nc;
+    // Separately: a stream the server refuses (subjects overlapping another stream's) stops the
+    // relay, not the commands.
+    this.commands = new CommandEndpoints(nc, this.config.nats.prefix, { sync: (c) => this.onSyncCommand(c), status: () => this.status() }, this.logger);
+    this.commands.start();
     try {
       await this.wiring.startRelay(nc);
-      this.commands = new CommandEndpoints(nc, this.config.nats.prefix, { sync: (c) => this.onSyncCommand(c), status: () => this.status() }, this.logger);
-      this.commands.start();
       this.logger.info({ prefix: this.config.nats.prefix, stream: this.config.nats.stream }, 'NATS commands and relay running');
     } catch (err) {
-      this.logger.error({ err: (err as Error).message }, 'NATS start failed; commands and relay are off');
+      this.logger.error({ err: (err as Error).message }, 'JetStream relay could not start; events stay in PostgreSQL until it can');
     }
   }
 

@@ -8,7 +8,8 @@
 import { jetstream, jetstreamManager, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
-import type { PoolClient, Queryable } from '../events/db.js';
+import { lockCheckpoint, saveCheckpoint } from '../events/checkpoints.js';
+import { withTransaction, type PoolClient, type Queryable } from '../events/db.js';
 import { toEnvelope } from '../events/envelope.js';
 import { subscriberLag, type SubscriberLag } from '../events/lag.js';
 import { cursorOf, type Cursor, type EventStore, type RecordedEvent } from '../events/store.js';
@@ -188,34 +189,14 @@ export class Relay {
   // At start: one transaction under the checkpoint's row lock (so another relay of the same
   // name is not mid-pass), advancing the checkpoint to the stream's last event if it is ahead.
   private async resumeFromStream(): Promise<void> {
-    const client = await this.opts.store.pool.connect();
-    let broken = false;
-    try {
-      await client.query('BEGIN');
-      await client.query('INSERT INTO exchange_sync.checkpoints (subscriber) VALUES ($1) ON CONFLICT DO NOTHING', [this.name]);
-      const { rows } = await client.query<{ transaction_id: string; global_position: string }>(
-        'SELECT transaction_id::text, global_position FROM exchange_sync.checkpoints WHERE subscriber = $1 FOR UPDATE',
-        [this.name],
-      );
-      const checkpoint: Cursor = { transactionId: rows[0]!.transaction_id, globalPosition: Number(rows[0]!.global_position) };
+    await withTransaction(this.opts.store.pool, async (client) => {
+      const checkpoint = await lockCheckpoint(client, this.name);
       const tail = await this.streamTail(client);
       if (tail && compareCursors(tail, checkpoint) > 0) {
-        await client.query('UPDATE exchange_sync.checkpoints SET transaction_id = $2::xid8, global_position = $3, updated_at = now() WHERE subscriber = $1', [
-          this.name,
-          tail.transactionId,
-          tail.globalPosition,
-        ]);
+        await saveCheckpoint(client, this.name, tail);
         this.log.info({ from: checkpoint, to: tail }, 'relay checkpoint advanced to the last event the stream already holds');
       }
-      await client.query('COMMIT');
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
-      throw err;
-    } finally {
-      client.release(broken);
-    }
+    });
   }
 
   /**

@@ -3,7 +3,8 @@
 // A crash between the handler's writes and the checkpoint therefore loses or repeats nothing.
 import pg from 'pg';
 import type { Logger } from 'pino';
-import type { Pool, PoolClient } from './db.js';
+import { lockCheckpoint, saveCheckpoint } from './checkpoints.js';
+import { withTransaction, type PoolClient } from './db.js';
 import { START, cursorOf, type Cursor, type EventStore, type RecordedEvent } from './store.js';
 
 export const NOTIFY_CHANNEL = 'exchange_sync_events';
@@ -202,43 +203,23 @@ export class Subscription {
 
   /** One transaction: lock our checkpoint, read a batch after it, handle it, advance it. */
   private async pass(): Promise<{ count: number; undecided: boolean }> {
-    const pool: Pool = this.store.pool;
-    const client = await pool.connect();
-    let broken = false;
-    try {
-      await client.query('BEGIN');
-      await client.query('INSERT INTO exchange_sync.checkpoints (subscriber) VALUES ($1) ON CONFLICT DO NOTHING', [this.opts.name]);
-      // The row lock makes two instances of one subscriber (two daemons) take turns.
-      const cp = await client.query<{ transaction_id: string; global_position: string }>(
-        'SELECT transaction_id::text, global_position FROM exchange_sync.checkpoints WHERE subscriber = $1 FOR UPDATE',
-        [this.opts.name],
-      );
-      const row = cp.rows[0];
-      const from: Cursor = row ? { transactionId: row.transaction_id, globalPosition: Number(row.global_position) } : START;
-      const events = await this.store.readAfter(from, this.batchSize, { client });
+    const { from, events } = await withTransaction(this.store.pool, async (tx) => {
+      const from = await lockCheckpoint(tx, this.opts.name);
+      const events = await this.store.readAfter(from, this.batchSize, { client: tx });
       const last = events[events.length - 1];
       if (last) {
-        await this.opts.handler(events, client);
-        await client.query(
-          'UPDATE exchange_sync.checkpoints SET transaction_id = $2::xid8, global_position = $3, updated_at = now() WHERE subscriber = $1',
-          [this.opts.name, last.transactionId, last.globalPosition],
-        );
+        await this.opts.handler(events, tx);
+        await saveCheckpoint(tx, this.opts.name, cursorOf(last));
       }
-      await client.query('COMMIT');
-      this.cursor = last ? cursorOf(last) : from;
-      if (last) {
-        this.delivered += events.length;
-        this.opts.onProgress?.(last, events.length);
-      }
-      const undecided = events.length < this.batchSize ? await this.store.hasUndecided() : false;
-      return { count: events.length, undecided };
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {
-        broken = true;
-      });
-      throw err;
-    } finally {
-      client.release(broken);
+      return { from, events };
+    });
+    const last = events[events.length - 1];
+    this.cursor = last ? cursorOf(last) : from;
+    if (last) {
+      this.delivered += events.length;
+      this.opts.onProgress?.(last, events.length);
     }
+    const undecided = events.length < this.batchSize ? await this.store.hasUndecided() : false;
+    return { count: events.length, undecided };
   }
 }

@@ -2,6 +2,7 @@
 // the live subscribers' read horizon is never held back), then swap them in one transaction that
 // holds the live projector's checkpoint lock: events that land meanwhile end up in the new tables.
 import type { Logger } from 'pino';
+import { lockCheckpoint, saveCheckpoint } from '../events/checkpoints.js';
 import { withTransaction, type PoolClient } from '../events/db.js';
 import { START, cursorOf, type Cursor, type EventStore } from '../events/store.js';
 import { project } from './projector.js';
@@ -83,12 +84,7 @@ export async function rebuild(store: EventStore, opts: RebuildOptions = {}): Pro
   }
 
   const swapped = await withTransaction(pool, async (tx) => {
-    await tx.query('INSERT INTO exchange_sync.checkpoints (subscriber) VALUES ($1) ON CONFLICT DO NOTHING', [PROJECTOR_SUBSCRIBER]);
-    const { rows } = await tx.query<{ transaction_id: string; global_position: string }>(
-      'SELECT transaction_id::text, global_position FROM exchange_sync.checkpoints WHERE subscriber = $1 FOR UPDATE',
-      [PROJECTOR_SUBSCRIBER],
-    );
-    const live: Cursor = { transactionId: rows[0]!.transaction_id, globalPosition: Number(rows[0]!.global_position) };
+    const live = await lockCheckpoint(tx, PROJECTOR_SUBSCRIBER);
     // With the live projector held, bring the shadow tables to the end of the log...
     const tail = await replay(store, tx, cursor, shadow, batchSize);
     const end = tail.cursor;
@@ -101,11 +97,7 @@ export async function rebuild(store: EventStore, opts: RebuildOptions = {}): Pro
       await tx.query(`ALTER TABLE exchange_sync.${shadowName(name)} RENAME TO ${name}`);
       await renameIndexes(tx, name);
     }
-    await tx.query('UPDATE exchange_sync.checkpoints SET transaction_id = $2::xid8, global_position = $3, updated_at = now() WHERE subscriber = $1', [
-      PROJECTOR_SUBSCRIBER,
-      end.transactionId,
-      end.globalPosition,
-    ]);
+    await saveCheckpoint(tx, PROJECTOR_SUBSCRIBER, end);
     return tail.count;
   });
   done += swapped;
