@@ -6,7 +6,7 @@ import type { EventData } from '../events/catalog.js';
 import type { PoolClient } from '../events/db.js';
 import type { RecordedEvent } from '../events/store.js';
 import { parseAccountStream } from '../events/streams.js';
-import { balanceRows, positionRows } from './rows.js';
+import { balanceRows, positionRows, type BalanceRow, type PositionRow } from './rows.js';
 import type { ProjectionName, Tables } from './tables.js';
 
 interface AccountChange {
@@ -32,50 +32,44 @@ function accountChanges(events: RecordedEvent[]): Map<string, AccountChange> {
   return changes;
 }
 
-async function applyBalances(tx: PoolClient, table: string, changes: Map<string, AccountChange>): Promise<void> {
+type Recorded = { exchange: string; account: string; snapshot: EventData<'snapshot_recorded'>['snapshot']; asOf: string; position: number };
+
+/**
+ * Per account: a new full snapshot replaces the account's rows (so what it no longer holds is
+ * gone); an unchanged one only moves as_of.
+ */
+async function replaceAccountRows(tx: PoolClient, table: string, changes: Map<string, AccountChange>, insert: (r: Recorded) => Promise<void>): Promise<void> {
   for (const [stream, c] of changes) {
     const { exchange, account } = parseAccountStream(stream);
     if (!c.recorded) {
       await tx.query(`UPDATE ${table} SET as_of = $3 WHERE exchange = $1 AND account = $2`, [exchange, account, c.observedAt]);
       continue;
     }
-    const { snapshot } = c.recorded.data as EventData<'snapshot_recorded'>;
-    const rows = balanceRows(snapshot, c.observedAt!, c.recorded.globalPosition);
     await tx.query(`DELETE FROM ${table} WHERE exchange = $1 AND account = $2`, [exchange, account]);
-    if (rows.length === 0) continue;
-    // value = total x price in numeric: exact, and NULL when the price is unknown.
-    await tx.query(
-      `INSERT INTO ${table} (exchange, account, asset, free, used, total, price, quote, value, as_of, event_position)
-       SELECT $1, $2, u.asset, u.free, u.used, u.total, u.price, $3, u.total * u.price, $4, $5
-       FROM unnest($6::text[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[]) AS u (asset, free, used, total, price)`,
-      [
-        exchange,
-        account,
-        snapshot.quote,
-        c.observedAt,
-        c.recorded.globalPosition,
-        rows.map((r) => r.asset),
-        rows.map((r) => r.free),
-        rows.map((r) => r.used),
-        rows.map((r) => r.total),
-        rows.map((r) => r.price),
-      ],
-    );
+    const { snapshot } = c.recorded.data as EventData<'snapshot_recorded'>;
+    await insert({ exchange, account, snapshot, asOf: c.observedAt!, position: c.recorded.globalPosition });
   }
 }
 
-async function applyPositions(tx: PoolClient, table: string, changes: Map<string, AccountChange>): Promise<void> {
-  for (const [stream, c] of changes) {
-    const { exchange, account } = parseAccountStream(stream);
-    if (!c.recorded) {
-      await tx.query(`UPDATE ${table} SET as_of = $3 WHERE exchange = $1 AND account = $2`, [exchange, account, c.observedAt]);
-      continue;
-    }
-    const { snapshot } = c.recorded.data as EventData<'snapshot_recorded'>;
-    const rows = positionRows(snapshot, c.observedAt!, c.recorded.globalPosition);
-    await tx.query(`DELETE FROM ${table} WHERE exchange = $1 AND account = $2`, [exchange, account]);
-    if (rows.length === 0) continue;
-    const col = <K extends keyof (typeof rows)[number]>(k: K) => rows.map((r) => r[k]);
+function insertBalances(tx: PoolClient, table: string) {
+  return async ({ exchange, account, snapshot, asOf, position }: Recorded) => {
+    const rows = balanceRows(snapshot, asOf, position);
+    if (rows.length === 0) return;
+    const col = <K extends keyof BalanceRow>(k: K) => rows.map((r) => r[k]);
+    await tx.query(
+      `INSERT INTO ${table} (exchange, account, asset, free, used, total, price, quote, value, as_of, event_position)
+       SELECT $1, $2, u.asset, u.free, u.used, u.total, u.price, $3, u.value, $4, $5
+       FROM unnest($6::text[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[]) AS u (asset, free, used, total, price, value)`,
+      [exchange, account, snapshot.quote, asOf, position, col('asset'), col('free'), col('used'), col('total'), col('price'), col('value')],
+    );
+  };
+}
+
+function insertPositions(tx: PoolClient, table: string) {
+  return async ({ exchange, account, snapshot, asOf, position }: Recorded) => {
+    const rows = positionRows(snapshot, asOf, position);
+    if (rows.length === 0) return;
+    const col = <K extends keyof PositionRow>(k: K) => rows.map((r) => r[k]);
     await tx.query(
       `INSERT INTO ${table} (exchange, account, symbol, side, contracts, contract_size, entry_price, mark_price, liquidation_price,
          notional, unrealized_pnl, leverage, margin_mode, as_of, event_position)
@@ -87,8 +81,8 @@ async function applyPositions(tx: PoolClient, table: string, changes: Map<string
       [
         exchange,
         account,
-        c.observedAt,
-        c.recorded.globalPosition,
+        asOf,
+        position,
         col('symbol'),
         col('side'),
         col('contracts'),
@@ -102,7 +96,7 @@ async function applyPositions(tx: PoolClient, table: string, changes: Map<string
         col('marginMode'),
       ],
     );
-  }
+  };
 }
 
 async function applySyncRuns(tx: PoolClient, table: string, events: RecordedEvent[]): Promise<void> {
@@ -131,8 +125,8 @@ async function applySyncRuns(tx: PoolClient, table: string, events: RecordedEven
 export async function project(tx: PoolClient, events: RecordedEvent[], tables: Partial<Tables>): Promise<void> {
   const changes = accountChanges(events);
   const jobs: [ProjectionName, () => Promise<void>][] = [
-    ['balances', () => applyBalances(tx, tables.balances!, changes)],
-    ['positions', () => applyPositions(tx, tables.positions!, changes)],
+    ['balances', () => replaceAccountRows(tx, tables.balances!, changes, insertBalances(tx, tables.balances!))],
+    ['positions', () => replaceAccountRows(tx, tables.positions!, changes, insertPositions(tx, tables.positions!))],
     ['sync_runs', () => applySyncRuns(tx, tables.sync_runs!, events)],
   ];
   for (const [name, job] of jobs) if (tables[name]) await job();

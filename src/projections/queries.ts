@@ -7,7 +7,6 @@ import type { Queryable } from '../events/db.js';
 import { parseAccountStream } from '../events/streams.js';
 import { balanceRows, positionRows, type BalanceRow, type PositionRow } from './rows.js';
 import { LIVE } from './tables.js';
-import { holdingValue } from './value.js';
 
 /** Narrows a query to one exchange and/or one account name; absent fields match everything. */
 export interface AccountFilter {
@@ -206,7 +205,7 @@ export async function balancesAt(db: Queryable, at: Date | string, filter: Accou
         total: r.total,
         price: r.price,
         quote: r.quote,
-        value: holdingValue(r.total, r.price),
+        value: r.value,
         asOf: r.asOf,
         eventPosition: r.eventPosition,
       })),

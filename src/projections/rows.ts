@@ -1,6 +1,7 @@
 // Snapshot -> table rows. Shared by the live projector, rebuild, and `--at` answers from the log,
 // so all three say the same thing about the same snapshot.
 import type { Snapshot } from '../events/catalog.js';
+import { holdingValue } from './value.js';
 
 export interface BalanceRow {
   exchange: string;
@@ -11,6 +12,8 @@ export interface BalanceRow {
   total: string;
   price: string | null;
   quote: string;
+  /** total x price, exact; null when the price is unknown. */
+  value: string | null;
   asOf: string;
   eventPosition: number;
 }
@@ -43,6 +46,7 @@ export function balanceRows(s: Snapshot, asOf: string, eventPosition: number): B
     total: b.total,
     price: s.prices[b.asset] ?? null,
     quote: s.quote,
+    value: holdingValue(b.total, s.prices[b.asset] ?? null),
     asOf,
     eventPosition,
   }));
