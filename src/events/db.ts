@@ -19,9 +19,12 @@ export function createPool(connectionString: string, opts: PoolOptions = {}): Po
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
   });
-  // An idle client's connection dying (server restart) must not crash the process; the pool
-  // drops that client and the next checkout reconnects.
+  // A connection dying (server restart) must not crash the process. pool 'error' covers idle
+  // clients only: pg-pool takes its listener off a checked-out client, and a client held across
+  // an exchange fetch or a NATS publish has no query running to receive the error. The query in
+  // flight, if any, still fails, and release(broken) throws the dead client away.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }
 

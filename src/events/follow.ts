@@ -64,7 +64,7 @@ export async function* follow(store: EventStore, opts: FollowOptions = {}): Asyn
       if (opts.untilEnd) return;
       if (await store.hasUndecided()) {
         await sleep(undecidedWait);
-        undecidedWait = Math.min(pollMs, undecidedWait * 2);
+        undecidedWait = Math.min(pollMs, 250, undecidedWait * 2);
       } else {
         undecidedWait = 5;
         await sleep(pollMs);

@@ -181,7 +181,7 @@ export class Subscription {
           // no notification): look again soon, backing off while it stays open.
           this.idleWaiters.unshift(...waiters);
           await this.sleep(undecidedWait);
-          undecidedWait = Math.min(this.pollMs, undecidedWait * 2);
+          undecidedWait = Math.min(this.pollMs, 250, undecidedWait * 2);
           continue;
         }
         undecidedWait = 5;
