@@ -281,6 +281,30 @@ describe('catch-up subscription', () => {
     assert.deepEqual(new Set(rows.map((r) => r.event_id)), new Set(events.map((e) => e.id)));
   });
 
+  test('the read order compares transaction ids as numbers, not as text', async () => {
+    // Direct inserts with chosen transaction ids (far below the horizon): 9 < 10 < 100, while as
+    // text '10' < '100' < '9'. Appends cannot choose them; only the read order is under test.
+    const stream = `xid-order-${randomUUID()}`;
+    const ids = [randomUUID(), randomUUID(), randomUUID()];
+    for (const [i, xid] of ['100', '9', '10'].entries()) {
+      await db.pool.query(
+        `INSERT INTO exchange_sync.events (stream_id, stream_position, type, version, data, event_id, transaction_id)
+         VALUES ($1, $2, 'test_event', 1, '{"writer": 0, "n": 0}', $3, $4::xid8)`,
+        [stream, i + 1, ids[i], xid],
+      );
+    }
+    const read = (await store.readAfter(START, 100_000)).filter((e) => e.streamId === stream);
+    assert.deepEqual(
+      read.map((e) => e.transactionId),
+      ['9', '10', '100'],
+    );
+    const after9 = (await store.readAfter({ transactionId: '9', globalPosition: read[0]!.globalPosition }, 100_000)).filter((e) => e.streamId === stream);
+    assert.deepEqual(
+      after9.map((e) => e.transactionId),
+      ['10', '100'],
+    );
+  });
+
   test('readAfter from the start returns events in the order a subscriber sees them', async () => {
     const all = await store.readAfter(START, 100_000);
     const { seen, sub } = collector(`order-${randomUUID()}`, { batchSize: 1000 });

@@ -72,13 +72,15 @@ interface EventRow {
   stream_id: string;
   stream_position: string;
   global_position: string;
-  transaction_id: string;
+  transaction_id_text: string;
   recorded_at: Date;
   data: unknown;
   metadata: Record<string, unknown>;
 }
 
-export const EVENT_COLUMNS = 'event_id, type, version, stream_id, stream_position, global_position, transaction_id::text AS transaction_id, recorded_at, data, metadata';
+// The xid8 travels as text, under another name: an output column called transaction_id would
+// capture ORDER BY transaction_id and sort the log as text ('10' before '9').
+export const EVENT_COLUMNS = 'event_id, type, version, stream_id, stream_position, global_position, transaction_id::text AS transaction_id_text, recorded_at, data, metadata';
 
 export function toRecorded(r: EventRow): RecordedEvent {
   return {
@@ -88,7 +90,7 @@ export function toRecorded(r: EventRow): RecordedEvent {
     streamId: r.stream_id,
     streamPosition: Number(r.stream_position),
     globalPosition: Number(r.global_position),
-    transactionId: r.transaction_id,
+    transactionId: r.transaction_id_text,
     recordedAt: r.recorded_at,
     data: r.data,
     metadata: r.metadata,
