@@ -11,26 +11,47 @@ export interface Figure {
   baseline?: number;
   /** Minimum acceptable value / baseline ratio (or maximum, with `lowerIsBetter`). */
   target?: number;
+  /** Absolute ceiling on `value` itself (latency in ms, memory in KB), checked besides any ratio target. */
+  max?: number;
   lowerIsBetter?: boolean;
 }
 
-const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2));
+const fmt = (n: number) => (!Number.isFinite(n) ? String(n) : Math.abs(n) >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2));
 
-export function report(figures: Figure[], meta: Record<string, unknown>): string {
+export function verdict(f: Figure): { ratio: number | undefined; ok: boolean | undefined; text: string } {
+  const ratio = f.baseline ? f.value / f.baseline : undefined;
+  const parts: string[] = [];
+  let ok: boolean | undefined;
+  if (f.target !== undefined && ratio !== undefined) {
+    const met = f.lowerIsBetter ? ratio <= f.target : ratio >= f.target;
+    ok = met;
+    parts.push(`target ratio ${f.lowerIsBetter ? '<=' : '>='} ${f.target} ${met ? 'met' : 'MISSED'}`);
+  }
+  if (f.max !== undefined) {
+    const met = f.value <= f.max;
+    ok = (ok ?? true) && met;
+    parts.push(`target <= ${fmt(f.max)} ${f.unit} ${met ? 'met' : 'MISSED'}`);
+  }
+  return { ratio, ok, text: parts.join('; ') };
+}
+
+export function report(figures: Figure[], meta: Record<string, unknown>, extra: Record<string, unknown> = {}): string {
   const lines = figures.map((f) => {
-    const ratio = f.baseline ? f.value / f.baseline : undefined;
-    const ok =
-      f.target === undefined || ratio === undefined ? '' : (f.lowerIsBetter ? ratio <= f.target : ratio >= f.target) ? 'met' : 'MISSED';
+    const { ratio, text } = verdict(f);
     return [
-      f.name.padEnd(44),
-      `${fmt(f.value)} ${f.unit}`.padStart(20),
-      f.baseline === undefined ? ''.padStart(34) : `${f.baselineName}: ${fmt(f.baseline)}`.padStart(34),
-      ratio === undefined ? '' : `ratio ${ratio.toFixed(2)}`.padStart(12),
-      f.target === undefined ? '' : `target ${f.lowerIsBetter ? '<=' : '>='} ${f.target} ${ok}`,
+      f.name.padEnd(56),
+      `${fmt(f.value)} ${f.unit}`.padStart(18),
+      f.baseline === undefined ? ''.padStart(44) : `${f.baselineName}: ${fmt(f.baseline)}`.padStart(44),
+      ratio === undefined ? ''.padStart(12) : `ratio ${ratio.toFixed(2)}`.padStart(12),
+      text,
     ].join('  ');
   });
   const path = join(dirname(fileURLToPath(import.meta.url)), 'results', 'latest.json');
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, `${JSON.stringify({ ...meta, figures: figures.map((f) => ({ ...f, ratio: f.baseline ? f.value / f.baseline : null })) }, null, 2)}\n`);
+  const json = figures.map((f) => {
+    const { ratio, ok } = verdict(f);
+    return { ...f, ratio: ratio ?? null, met: ok ?? null };
+  });
+  writeFileSync(path, `${JSON.stringify({ ...meta, figures: json, ...extra }, null, 2)}\n`);
   return `${lines.join('\n')}\n\nsaved ${path}`;
 }

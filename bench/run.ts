@@ -1,15 +1,66 @@
 // `npm run bench`: every benchmark against its baseline, measured in the same run.
+// `npm run bench -- --quick` for a small fast run; `--only append,rebuild,sync,latency,storage,memory` to pick.
 import { cpus } from 'node:os';
-import { createTestDb } from '../test/support/db.js';
+import { createTestDb, type TestDb } from '../test/support/db.js';
 import { benchAppend } from './append.js';
+import { benchProjectionLatency, benchRelayLatency, foreignFigure, watchForeignTransactions } from './latency.js';
+import { benchMemory } from './memory.js';
+import { benchRebuild } from './rebuild.js';
 import { report, type Figure } from './report.js';
+import { benchStorage } from './storage.js';
+import { benchSync } from './sync.js';
 
 const quick = process.argv.includes('--quick');
+const onlyArg = process.argv.indexOf('--only');
+const only = onlyArg > 0 ? new Set(process.argv[onlyArg + 1]!.split(',')) : undefined;
+const want = (name: string) => !only || only.has(name);
 const figures: Figure[] = [];
-const db = await createTestDb();
-try {
-  figures.push(...(await benchAppend(db.pool, quick ? { appends1: 400, appends100: 40 } : { appends1: 4000, appends100: 200 })));
-} finally {
-  await db.drop();
+const extra: Record<string, unknown> = {};
+const started = performance.now();
+
+async function section(name: string, fn: (db: TestDb) => Promise<void>): Promise<void> {
+  if (!want(name)) return;
+  const t0 = performance.now();
+  // Each benchmark in its own fresh database, so one's log does not slow the next.
+  const db = await createTestDb();
+  try {
+    await fn(db);
+  } catch (err) {
+    // One failed benchmark must not lose the others' figures; the JSON says what failed.
+    console.error(`bench ${name} failed:`, err);
+    (extra.failed ??= [] as string[]) && (extra.failed as string[]).push(`${name}: ${(err as Error).message}`);
+    process.exitCode = 1;
+  } finally {
+    await db.drop();
+  }
+  console.error(`bench ${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
-console.log(report(figures, { when: new Date().toISOString(), node: process.version, cpus: cpus().length, quick }));
+
+await section('append', async (db) => {
+  figures.push(...(await benchAppend(db.pool, quick ? { appends1: 400, appends100: 40 } : { appends1: 4000, appends100: 200 })));
+});
+await section('rebuild', async (db) => {
+  figures.push(...(await benchRebuild(db.pool, quick ? { accounts: 200, syncs: 3, rounds: 2 } : { accounts: 200, syncs: 25, rounds: 3 })));
+});
+await section('sync', async (db) => {
+  figures.push(...(await benchSync(db.pool, quick ? { accounts: 40, rounds: 1 } : { accounts: 100, rounds: 2 })));
+});
+await section('latency', async (db) => {
+  let watch = watchForeignTransactions(db.pool);
+  figures.push(...(await benchProjectionLatency(db.pool, db.url, { samples: quick ? 100 : 500 })));
+  figures.push(foreignFigure('projection lat.', await watch.stop()));
+  watch = watchForeignTransactions(db.pool);
+  figures.push(...(await benchRelayLatency(db.url, { samples: quick ? 40 : 200 })));
+  figures.push(foreignFigure('JetStream lat.', await watch.stop()));
+});
+await section('storage', async (db) => {
+  figures.push(...(await benchStorage(db.pool, { syncs: quick ? 30 : 100 })));
+});
+await section('memory', async (db) => {
+  const { figures: f, runs } = await benchMemory(db.url, { counts: quick ? [1, 100] : [1, 100, 1000] });
+  figures.push(...f);
+  extra.memoryRuns = runs;
+});
+
+const meta = { when: new Date().toISOString(), node: process.version, cpus: cpus().length, quick, seconds: Math.round((performance.now() - started) / 1000) };
+console.log(report(figures, meta, extra));

@@ -1,7 +1,7 @@
 // Applies a batch of events to the projection tables inside the subscriber's transaction.
 // Per account only the batch's newest full snapshot matters (it replaces the account's rows) and
-// the newest observation time after it, so a rebuild writes each account's rows about once
-// per batch instead of once per event.
+// the newest observation time after it, so a rebuild writes each account's rows once per batch,
+// in a few statements per batch rather than per account.
 import type { EventData } from '../events/catalog.js';
 import type { PoolClient } from '../events/db.js';
 import type { RecordedEvent } from '../events/store.js';
@@ -35,54 +35,78 @@ function accountChanges(events: RecordedEvent[]): Map<string, AccountChange> {
 type Recorded = { exchange: string; account: string; snapshot: EventData<'snapshot_recorded'>['snapshot']; asOf: string; position: number };
 
 /**
- * Per account: a new full snapshot replaces the account's rows (so what it no longer holds is
- * gone); an unchanged one only moves as_of.
+ * Per batch, three statements per table whatever the number of accounts: accounts with a new
+ * full snapshot lose all their rows and get the snapshot's (so what they no longer hold is
+ * gone); accounts with only unchanged snapshots get their as_of moved.
  */
-async function replaceAccountRows(tx: PoolClient, table: string, changes: Map<string, AccountChange>, insert: (r: Recorded) => Promise<void>): Promise<void> {
+async function replaceAccountRows(tx: PoolClient, table: string, changes: Map<string, AccountChange>, insert: (r: Recorded[]) => Promise<void>): Promise<void> {
+  const recorded: Recorded[] = [];
+  const touched: { exchange: string; account: string; asOf: string }[] = [];
   for (const [stream, c] of changes) {
     const { exchange, account } = parseAccountStream(stream);
-    if (!c.recorded) {
-      await tx.query(`UPDATE ${table} SET as_of = $3 WHERE exchange = $1 AND account = $2`, [exchange, account, c.observedAt]);
-      continue;
+    if (c.recorded) {
+      const { snapshot } = c.recorded.data as EventData<'snapshot_recorded'>;
+      recorded.push({ exchange, account, snapshot, asOf: c.observedAt!, position: c.recorded.globalPosition });
+    } else {
+      touched.push({ exchange, account, asOf: c.observedAt! });
     }
-    await tx.query(`DELETE FROM ${table} WHERE exchange = $1 AND account = $2`, [exchange, account]);
-    const { snapshot } = c.recorded.data as EventData<'snapshot_recorded'>;
-    await insert({ exchange, account, snapshot, asOf: c.observedAt!, position: c.recorded.globalPosition });
+  }
+  if (touched.length) {
+    await tx.query(
+      `UPDATE ${table} t SET as_of = u.as_of FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u (exchange, account, as_of)
+       WHERE t.exchange = u.exchange AND t.account = u.account`,
+      [touched.map((t) => t.exchange), touched.map((t) => t.account), touched.map((t) => t.asOf)],
+    );
+  }
+  if (recorded.length) {
+    await tx.query(
+      `DELETE FROM ${table} t USING unnest($1::text[], $2::text[]) AS u (exchange, account) WHERE t.exchange = u.exchange AND t.account = u.account`,
+      [recorded.map((r) => r.exchange), recorded.map((r) => r.account)],
+    );
+    await insert(recorded);
   }
 }
 
 function insertBalances(tx: PoolClient, table: string) {
-  return async ({ exchange, account, snapshot, asOf, position }: Recorded) => {
-    const rows = balanceRows(snapshot, asOf, position);
+  return async (recorded: Recorded[]) => {
+    // The stream names the account; the snapshot's own fields say the same but are not the key.
+    const rows = recorded.flatMap((r) => balanceRows(r.snapshot, r.asOf, r.position).map((b) => ({ ...b, exchange: r.exchange, account: r.account })));
     if (rows.length === 0) return;
     const col = <K extends keyof BalanceRow>(k: K) => rows.map((r) => r[k]);
     await tx.query(
       `INSERT INTO ${table} (exchange, account, asset, free, used, total, price, quote, value, as_of, event_position)
-       SELECT $1, $2, u.asset, u.free, u.used, u.total, u.price, $3, u.value, $4, $5
-       FROM unnest($6::text[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[]) AS u (asset, free, used, total, price, value)`,
-      [exchange, account, snapshot.quote, asOf, position, col('asset'), col('free'), col('used'), col('total'), col('price'), col('value')],
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[], $8::text[],
+         $9::numeric[], $10::timestamptz[], $11::bigint[])`,
+      [
+        col('exchange'),
+        col('account'),
+        col('asset'),
+        col('free'),
+        col('used'),
+        col('total'),
+        col('price'),
+        col('quote'),
+        col('value'),
+        col('asOf'),
+        col('eventPosition'),
+      ],
     );
   };
 }
 
 function insertPositions(tx: PoolClient, table: string) {
-  return async ({ exchange, account, snapshot, asOf, position }: Recorded) => {
-    const rows = positionRows(snapshot, asOf, position);
+  return async (recorded: Recorded[]) => {
+    const rows = recorded.flatMap((r) => positionRows(r.snapshot, r.asOf, r.position).map((p) => ({ ...p, exchange: r.exchange, account: r.account })));
     if (rows.length === 0) return;
     const col = <K extends keyof PositionRow>(k: K) => rows.map((r) => r[k]);
     await tx.query(
       `INSERT INTO ${table} (exchange, account, symbol, side, contracts, contract_size, entry_price, mark_price, liquidation_price,
          notional, unrealized_pnl, leverage, margin_mode, as_of, event_position)
-       SELECT $1, $2, u.symbol, u.side, u.contracts, u.contract_size, u.entry_price, u.mark_price, u.liquidation_price,
-         u.notional, u.unrealized_pnl, u.leverage, u.margin_mode, $3, $4
-       FROM unnest($5::text[], $6::text[], $7::numeric[], $8::numeric[], $9::numeric[], $10::numeric[], $11::numeric[],
-         $12::numeric[], $13::numeric[], $14::numeric[], $15::text[])
-         AS u (symbol, side, contracts, contract_size, entry_price, mark_price, liquidation_price, notional, unrealized_pnl, leverage, margin_mode)`,
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::numeric[], $7::numeric[], $8::numeric[],
+         $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::text[], $14::timestamptz[], $15::bigint[])`,
       [
-        exchange,
-        account,
-        asOf,
-        position,
+        col('exchange'),
+        col('account'),
         col('symbol'),
         col('side'),
         col('contracts'),
@@ -94,6 +118,8 @@ function insertPositions(tx: PoolClient, table: string) {
         col('unrealizedPnl'),
         col('leverage'),
         col('marginMode'),
+        col('asOf'),
+        col('eventPosition'),
       ],
     );
   };
