@@ -56,7 +56,7 @@ async function renameIndexes(tx: PoolClient, name: ProjectionName): Promise<void
 export async function rebuild(store: EventStore, opts: RebuildOptions = {}): Promise<RebuildResult> {
   const started = performance.now();
   const selected = opts.projections ?? [...PROJECTIONS];
-  const batchSize = opts.batchSize ?? 1000;
+  const batchSize = opts.batchSize ?? 5000;
   const pool = store.pool;
   const shadow: Partial<Tables> = Object.fromEntries(selected.map((n) => [n, `exchange_sync.${shadowName(n)}`]));
 
