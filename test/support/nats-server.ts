@@ -4,9 +4,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.js';
 
 const BINARY = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 
@@ -23,16 +23,6 @@ export interface TestNatsServer {
   dispose(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const address = srv.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
 
 export async function startNatsServer(): Promise<TestNatsServer> {
   const port = await freePort();

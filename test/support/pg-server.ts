@@ -4,11 +4,10 @@
 // tests run as root every binary runs as the `postgres` OS user (runuser) on a dir it owns.
 import { execFile } from 'node:child_process';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './free-port.js';
 
 const run = promisify(execFile);
 const BIN = process.env.PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin';
@@ -30,16 +29,6 @@ export interface TestPgServer {
   dispose(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const address = srv.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
 
 const asRoot = userInfo().uid === 0;
 
