@@ -245,7 +245,10 @@ export class EventStore {
 
   /** The stream's last position (0 when it has no events). */
   async streamPosition(streamId: string, client?: Queryable): Promise<number> {
-    const { rows } = await (client ?? this.pool).query<{ position: string }>('SELECT position FROM exchange_sync.streams WHERE stream_id = $1', [streamId]);
+    const { rows } = await (client ?? this.pool).query<{ position: string }>(
+      'SELECT coalesce(max(stream_position), 0) AS position FROM exchange_sync.events WHERE stream_id = $1',
+      [streamId],
+    );
     return Number(rows[0]?.position ?? 0);
   }
 }
