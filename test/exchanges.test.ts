@@ -1,6 +1,7 @@
 // The exchange adapter against the emulator: real ccxt, real HTTP, real signatures.
-// Every test uses its own API keys (and so its own emulator account and ccxt instance), because
-// an instance keeps state between calls, e.g. a measured clock offset.
+// Every test uses its own API keys (and so its own emulator account) and its own
+// createExchangeAccess, whose pooled ccxt instances keep state between calls, e.g. a measured
+// clock offset.
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
@@ -441,6 +442,88 @@ describe('markets', () => {
       assert.ok(ok.snapshot.prices.BTC);
     } finally {
       emu.clearFaults();
+      await access.close();
+    }
+  });
+});
+
+describe('pooled instances', () => {
+  for (const exchange of ['bybit', 'binance'] as const) {
+    test(`${exchange}: accounts sharing a pool synced concurrently never see each other's balances; auth errors stay with their account`, { timeout: 60_000 }, async () => {
+      const alice = makeAccount(exchange, { balances: { USDT: { free: '111.1', used: '0' }, BTC: { free: '0.1', used: '0' } } });
+      const bob = makeAccount(exchange, { balances: { USDT: { free: '2222.22', used: '1' }, ETH: { free: '3', used: '0' } } });
+      // A known key signed with the wrong secret: rejected by the exchange as a bad signature.
+      const mallory = { ...makeAccount(exchange), secret: `${exchange}-not-the-secret-0123456789` };
+      const accounts = [alice, bob, mallory];
+      // Two instances for three accounts: every instance serves every account in turn.
+      const access = createExchangeAccess(accounts, { ...FAST, concurrencyPerExchange: 2 });
+      const rounds = 10;
+      try {
+        await access.fetchSnapshot(alice); // markets loaded, so every request below is a signed one
+        emu.resetRequestCounts();
+        const calls = Array.from({ length: rounds }, () => accounts).flat();
+        const results = await Promise.allSettled(calls.map((a) => access.fetchSnapshot(a)));
+        for (const [i, r] of results.entries()) {
+          const a = calls[i]!;
+          if (a === mallory) {
+            assert.equal(r.status, 'rejected', `call ${i}: mallory's wrong secret was accepted`);
+            const err = (r as PromiseRejectedResult).reason as ExchangeError;
+            assert.ok(err instanceof ExchangeError);
+            assert.equal(err.errorClass, 'auth', `call ${i}: ${err.message}`);
+            assert.equal(err.attempt, 1);
+            for (const other of [alice, bob]) {
+              assert.ok(!err.message.includes(other.apiKey!) && !err.message.includes(other.secret!), 'another account in the error');
+            }
+          } else {
+            assert.equal(r.status, 'fulfilled', `call ${i} (${a.name}): ${r.status === 'rejected' ? String(r.reason) : ''}`);
+            const { snapshot, attempts, requests } = (r as PromiseFulfilledResult<Awaited<ReturnType<typeof access.fetchSnapshot>>>).value;
+            assert.equal(snapshot.account, a.name);
+            assert.equal(attempts, 1);
+            assert.deepEqual(snapshot.balances, expectedBalances(exchange, a.apiKey!));
+            // Counted per call even though the instance is shared: balance, positions, tickers.
+            assert.equal(requests, 3);
+          }
+        }
+        // Every signed request (balance, positions; tickers are public) went out under the key
+        // of the account it was made for.
+        assert.equal(emu.requestCount({ exchange, apiKey: alice.apiKey }), 2 * rounds);
+        assert.equal(emu.requestCount({ exchange, apiKey: bob.apiKey }), 2 * rounds);
+        assert.equal(emu.requestCount({ exchange, apiKey: mallory.apiKey }), rounds);
+
+        // A key revoked between syncs is an auth error for that account alone.
+        emu.removeAccount(exchange, bob.apiKey!);
+        const after = await Promise.allSettled([alice, bob, alice, bob].map((a) => access.fetchSnapshot(a)));
+        assert.equal(after[0]!.status, 'fulfilled');
+        assert.equal(after[2]!.status, 'fulfilled');
+        for (const r of [after[1]!, after[3]!]) {
+          assert.equal(r.status, 'rejected');
+          assert.equal(((r as PromiseRejectedResult).reason as ExchangeError).errorClass, 'auth');
+        }
+      } finally {
+        await access.close();
+      }
+    });
+  }
+
+  test('accounts with different ccxt options do not share instances', async () => {
+    // fetchPositionsRisk.useV2 changes which endpoint positions come from: if the two accounts
+    // shared an instance, one of them would get the other's setting.
+    const v2 = makeAccount('binance', PORTFOLIO, { options: { fetchPositionsRisk: { useV2: true } } });
+    const v3 = makeAccount('binance', PORTFOLIO);
+    const access = createExchangeAccess([v2, v3], { ...FAST, concurrencyPerExchange: 1 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const [a, b] = await Promise.all([access.fetchSnapshot(v2), access.fetchSnapshot(v3)]);
+        assert.deepEqual(
+          a.snapshot.positions.map((p) => p.leverage),
+          ['10', '5'],
+        );
+        assert.deepEqual(
+          b.snapshot.positions.map((p) => p.leverage),
+          [null, null],
+        );
+      }
+    } finally {
       await access.close();
     }
   });

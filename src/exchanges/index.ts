@@ -5,9 +5,10 @@ import type { Snapshot } from '../events/catalog.js';
 import { silentLogger, type Logger } from '../log.js';
 import { ExchangeError, toExchangeError } from './errors.js';
 import { fetchOnce } from './fetch.js';
-import { createInstance, endpointKey, type Instance } from './instances.js';
+import { endpointKey, type Instance } from './instances.js';
 import { Limiter } from './limiter.js';
 import { MarketCache } from './markets.js';
+import { InstancePool, instanceKey } from './pool.js';
 import { backoffMs, DEFAULT_RETRY, sleep, type RetryPolicy } from './retry.js';
 import { scrub } from './scrub.js';
 import { DispatcherPool } from './transport.js';
@@ -65,7 +66,7 @@ export interface SnapshotResult {
   attempts: number;
   /** Wall time of the whole call, retries and backoff included. */
   fetchMs: number;
-  /** HTTP requests this account's instance sent for the call (market loads are shared and not counted). */
+  /** HTTP requests sent for this account during the call, retries and clock resyncs included (market loads are shared and not counted). */
   requests: number;
 }
 
@@ -79,7 +80,6 @@ export interface ExchangeAccess {
 
 interface Slot {
   account: Account;
-  instance: Instance | null;
 }
 
 export function createExchangeAccess(accountList: Account[], options: ExchangeAccessOptions = {}): ExchangeAccess {
@@ -102,7 +102,7 @@ export function createExchangeAccess(accountList: Account[], options: ExchangeAc
   for (const account of accountList) {
     const id = `${account.exchange}:${account.name}`;
     if (slots.has(id)) throw new Error(`account ${id} is listed twice`);
-    slots.set(id, { account, instance: null });
+    slots.set(id, { account });
   }
 
   function limiter(key: string): Limiter {
@@ -111,23 +111,27 @@ export function createExchangeAccess(accountList: Account[], options: ExchangeAc
     return l;
   }
 
-  // Created on first use, so one misconfigured account (say, testnet on an exchange without
-  // one) fails its own syncs instead of the whole daemon's start.
-  async function instanceFor(slot: Slot): Promise<Instance> {
-    if (!slot.instance) {
-      const a = slot.account;
-      slot.instance = createInstance(a, a.options, { timeoutMs: o.timeoutMs }, { apiKey: a.apiKey, secret: a.secret, password: a.password });
-    }
-    await dispatchers.adopt(slot.instance, endpointKey(slot.account));
-    return slot.instance;
+  // Accounts with the same exchange, endpoint set and ccxt options share a pool of at most
+  // `concurrencyPerExchange` instances instead of one instance each (see pool.ts).
+  const pools = new Map<string, InstancePool>();
+  function poolFor(account: Account): InstancePool {
+    const key = instanceKey(account);
+    let pool = pools.get(key);
+    if (!pool) pools.set(key, (pool = new InstancePool(key, account, { timeoutMs: o.timeoutMs }, o.concurrencyPerExchange)));
+    // Built on first use, so one misconfigured account (say, testnet on an exchange without
+    // one) fails its own syncs instead of the whole daemon's start.
+    pool.prime();
+    return pool;
   }
 
   // After a nonce rejection the clocks disagree by more than the receive window: measure the
   // offset (one public time request) so ccxt's nonce() = now - timeDifference lines up again.
-  async function resync(inst: Instance, account: Account): Promise<void> {
+  // The offset belongs to the endpoint, so the pool keeps it for all of its instances.
+  async function resync(inst: Instance, pool: InstancePool, account: Account): Promise<void> {
     inst.options.adjustForTimeDifference = true;
     try {
       const diff = await inst.loadTimeDifference();
+      pool.clock = { timeDifference: diff, adjustForTimeDifference: true };
       logger.info({ exchange: account.exchange, account: account.name, timeDifferenceMs: diff }, 'clock offset re-measured');
     } catch (err) {
       logger.warn({ exchange: account.exchange, account: account.name, err: scrub(String(err instanceof Error ? err.message : err), account) }, 'clock offset measurement failed');
@@ -140,19 +144,43 @@ export function createExchangeAccess(accountList: Account[], options: ExchangeAc
     const account = slot.account;
     const log = { exchange: account.exchange, account: account.name };
     const started = performance.now();
-    let inst: Instance;
+    const endpoint = endpointKey(account);
+    let pool: InstancePool;
     try {
       if (closing.signal.aborted) throw new Error('exchange access is closed');
-      inst = await instanceFor(slot);
+      pool = poolFor(account);
     } catch (err) {
       throw toExchangeError(err, account.exchange, 1, account);
     }
-    const requestsBefore = inst.requestCount;
+    let requests = 0;
+    let resyncFirst = false;
+
+    // One try, entirely inside the endpoint's limiter slot: borrow an instance, give it this
+    // account's credentials, run, and hand it back wiped. The limiter allows as many snapshots
+    // per endpoint set as a pool has instances, so one instance never serves two at once.
+    const attemptOnce = (resyncNow: boolean) =>
+      limiter(endpoint).run(async () => {
+        const inst = pool.acquire(account);
+        const before = inst.requestCount;
+        try {
+          await dispatchers.adopt(inst, endpoint);
+          if (resyncNow) await resync(inst, pool, account);
+          await markets.attach(inst, account, account.options.fetchMarkets);
+          return await fetchOnce(inst, account, o.quote);
+        } finally {
+          requests += inst.requestCount - before;
+          pool.release(inst);
+        }
+      });
+
     for (let attempt = 1; ; attempt++) {
       try {
-        await markets.attach(inst, account, account.options.fetchMarkets);
-        const snapshot = await limiter(endpointKey(account)).run(() => fetchOnce(inst, account, o.quote));
-        const result = { snapshot, attempts: attempt, fetchMs: Math.round(performance.now() - started), requests: inst.requestCount - requestsBefore };
+        // A cold market load is waited for here, before taking a slot.
+        await markets.ready(account, account.options.fetchMarkets);
+        const resyncNow = resyncFirst;
+        resyncFirst = false;
+        const snapshot = await attemptOnce(resyncNow);
+        const result = { snapshot, attempts: attempt, fetchMs: Math.round(performance.now() - started), requests };
         logger.debug({ ...log, attempts: attempt, fetchMs: result.fetchMs, balances: snapshot.balances.length, positions: snapshot.positions.length }, 'snapshot fetched');
         return result;
       } catch (err) {
@@ -164,7 +192,8 @@ export function createExchangeAccess(accountList: Account[], options: ExchangeAc
         }
         const waitMs = backoffMs(policy, attempt);
         logger.info({ ...log, errorClass: error.errorClass, attempt, waitMs, message: error.message }, 'snapshot attempt failed; retrying');
-        if (error.errorClass === 'nonce') await resync(inst, account);
+        // The offset is re-measured at the start of the next try, on whichever instance it gets.
+        if (error.errorClass === 'nonce') resyncFirst = true;
         await sleep(waitMs, closing.signal);
         // close() cuts the wait short; the caller gets the error that made us wait.
         if (closing.signal.aborted) throw error;

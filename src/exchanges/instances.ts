@@ -1,5 +1,5 @@
-// One ccxt instance per account (ccxt keeps credentials, nonce offset and throttle state on the
-// instance), built with the settings that make a read-only balance sync cheap and exact.
+// ccxt instances, built with the settings that make a read-only balance sync cheap and exact.
+// They carry no credentials when built: pool.ts lends them to one account's snapshot at a time.
 import ccxt, { type Exchange } from 'ccxt';
 import type { Account } from '../config.js';
 import { rewriteApiUrls } from './urls.js';

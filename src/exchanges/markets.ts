@@ -1,6 +1,6 @@
 // Markets are public and identical for every account of an exchange, and a Bybit or Binance
 // market list is a few MB parsed: load it once per endpoint set, keep it in one loader
-// instance, and point every account instance at the same objects (setMarketsFromExchange
+// instance, and point every pooled instance at the same objects (setMarketsFromExchange
 // copies references, not markets).
 import type { Logger } from '../log.js';
 import { createInstance, endpointKey, type Instance, type InstanceSettings } from './instances.js';
@@ -47,13 +47,23 @@ export class MarketCache {
    * for different market types cannot share a list.
    */
   async attach(inst: Instance, endpoint: Endpoint, fetchMarketsOptions: unknown): Promise<void> {
+    await this.ready(endpoint, fetchMarketsOptions);
     const entry = this.entry(endpoint, fetchMarketsOptions);
-    if (entry.loadedAt === null) await this.load(entry);
-    else if (entry.stale && entry.loading === null) this.refresh(entry);
     if (this.versions.get(inst) !== entry.version) {
       inst.setMarketsFromExchange(entry.loader);
       this.versions.set(inst, entry.version);
     }
+  }
+
+  /**
+   * Loads the markets of an endpoint set if nobody has (waiting for a load in flight), without
+   * touching any instance: callers wait here before taking a limiter slot, so a cold market load
+   * does not hold one.
+   */
+  async ready(endpoint: Endpoint, fetchMarketsOptions: unknown): Promise<void> {
+    const entry = this.entry(endpoint, fetchMarketsOptions);
+    if (entry.loadedAt === null) await this.load(entry);
+    else if (entry.stale && entry.loading === null) this.refresh(entry);
   }
 
   close(): void {

@@ -1,6 +1,5 @@
-// ccxt gives every instance its own undici Agent with a 60 s keep-alive pool. With one instance
-// per account that is one idle socket set per account to the same host: 500 accounts, 500+
-// sockets. Instances of one endpoint set share the first instance's Agent instead, and close()
+// ccxt gives every instance its own undici Agent with a 60 s keep-alive pool: one idle socket
+// set per instance (pooled instances, the market loaders) to the same host. Instances of one endpoint set share the first instance's Agent instead, and close()
 // can shut every socket down.
 
 interface Dispatcher {
