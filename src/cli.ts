@@ -5,16 +5,17 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from './config.js';
 import { UsageError, type Command } from './commands/command.js';
 
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  migrate: async () => (await import('./commands/migrate.js')).migrate,
-  sync: async () => (await import('./commands/sync.js')).sync,
-  rebuild: async () => (await import('./commands/rebuild.js')).rebuild,
-  emulator: async () => (await import('./commands/emulator.js')).emulator,
-  run: async () => (await import('./commands/run.js')).run,
-  demo: async () => (await import('./commands/demo.js')).demo,
-  balances: async () => (await import('./commands/balances.js')).balances,
-  positions: async () => (await import('./commands/positions.js')).positions,
-  events: async () => (await import('./commands/events.js')).events,
+// Summaries live here so --help does not load every command (and ccxt) to print them.
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  migrate: { summary: 'apply schema/ migrations', load: async () => (await import('./commands/migrate.js')).migrate },
+  run: { summary: 'the daemon: schedule, NATS commands, JetStream relay, projections, HTTP', load: async () => (await import('./commands/run.js')).run },
+  sync: { summary: 'sync accounts once and exit (exit 0 ok, 1 any failed, 2 usage/config)', load: async () => (await import('./commands/sync.js')).sync },
+  rebuild: { summary: 'rebuild the projection tables from the log', load: async () => (await import('./commands/rebuild.js')).rebuild },
+  balances: { summary: 'balances now, or --at a moment', load: async () => (await import('./commands/balances.js')).balances },
+  positions: { summary: 'positions now, or --at a moment', load: async () => (await import('./commands/positions.js')).positions },
+  events: { summary: 'read (and --follow) the event log', load: async () => (await import('./commands/events.js')).events },
+  emulator: { summary: 'the local Bybit/Binance emulator', load: async () => (await import('./commands/emulator.js')).emulator },
+  demo: { summary: 'emulator + daemon against the local PostgreSQL and NATS', load: async () => (await import('./commands/demo.js')).demo },
 };
 
 const HELP = `exchange-sync: records crypto exchange account snapshots as events in PostgreSQL
@@ -22,8 +23,8 @@ const HELP = `exchange-sync: records crypto exchange account snapshots as events
 Usage: exchange-sync <command> [options]
 
 Commands:
-${Object.keys(COMMANDS)
-  .map((c) => `  ${c}`)
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
   .join('\n')}
 
 Run "exchange-sync <command> --help" for a command's options.
@@ -43,12 +44,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return name === undefined ? 2 : 0;
   }
-  const load = COMMANDS[name];
-  if (!load) {
+  const entry = COMMANDS[name];
+  if (!entry) {
     process.stderr.write(`exchange-sync: unknown command "${name}" (run exchange-sync --help)\n`);
     return 2;
   }
-  const command = await load();
+  const command = await entry.load();
   try {
     const { values } = parseArgs({
       args: rest,

@@ -17,7 +17,6 @@ export interface Column<R> {
 
 export interface HoldingsSpec<R> {
   name: string;
-  summary: string;
   /** Plural noun for the empty message ("no balances"). */
   noun: string;
   /** Extra --help paragraph. */
@@ -90,7 +89,6 @@ export function renderTable<R>(columns: Column<R>[], rows: R[]): string {
 export function holdingsCommand<R>(spec: HoldingsSpec<R>): Command {
   return {
     name: spec.name,
-    summary: spec.summary,
     options: HOLDINGS_OPTIONS,
     help: `Usage: exchange-sync ${spec.name} [--account NAME | --account EXCHANGE:NAME] [--exchange ID] [--at TIME] [--json]
 
@@ -136,7 +134,6 @@ Database: DATABASE_URL, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME. See docs
 
 export const balances = holdingsCommand<BalanceView>({
   name: 'balances',
-  summary: 'what each account holds: current, or as of a past moment',
   noun: 'balances',
   about: `Prints each account's balances: free, used and total per asset, the last price in the
 snapshot's quote currency, and value = total x price (exact; "-" when there is no price).

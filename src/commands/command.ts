@@ -7,7 +7,6 @@ export type Values = Record<string, string | boolean | string[] | boolean[] | un
 
 export interface Command {
   name: string;
-  summary: string;
   /** Full --help text, flags included. */
   help: string;
   options: Options;

@@ -46,7 +46,6 @@ async function showEvents(daemon: Daemon, prefix: string): Promise<void> {
 
 export const demo: Command = {
   name: 'demo',
-  summary: 'emulator + daemon against the local PostgreSQL and NATS, no set-up',
   help: `Usage: exchange-sync demo [--port N] [--http-port N]
 
 Starts the exchange emulator (one bybit and one binance demo account whose prices drift) and

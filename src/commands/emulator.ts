@@ -7,7 +7,6 @@ const DEFAULT_PORT = 9480;
 
 export const emulator: Command = {
   name: 'emulator',
-  summary: 'run the local Bybit/Binance emulator (for demo and tests)',
   help: `Usage: exchange-sync emulator [--port N] [--scenario default|empty] [--seed N]
 
 Runs a local HTTP server on 127.0.0.1 that speaks Bybit v5 and Binance (spot + USD-M futures)

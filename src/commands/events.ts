@@ -77,7 +77,6 @@ function stdoutSink() {
 
 export const events: Command = {
   name: 'events',
-  summary: 'print the event log (optionally following new events)',
   help: `Usage: exchange-sync events [--from POSITION] [--limit N] [--follow] [--json]
 
 Prints the event log in the order every subscriber (projections, NATS relay) reads it: by

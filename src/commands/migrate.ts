@@ -5,7 +5,6 @@ import type { Command } from './command.js';
 
 export const migrate: Command = {
   name: 'migrate',
-  summary: 'apply schema/ migrations to the database',
   help: `Usage: exchange-sync migrate
 
 Applies the SQL files in schema/ that the database has not seen yet, in order, in one

@@ -4,7 +4,6 @@ import { holdingsCommand } from './balances.js';
 
 export const positions = holdingsCommand<PositionView>({
   name: 'positions',
-  summary: 'open derivatives positions: current, or as of a past moment',
   noun: 'positions',
   about: `Prints each account's open positions: side, contracts, entry, mark and liquidation price,
 notional, unrealized PnL, leverage and margin mode, as the exchange reported them ("-" where it

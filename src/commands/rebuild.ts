@@ -7,7 +7,6 @@ import { stringFlag, UsageError, type Command } from './command.js';
 
 export const rebuild: Command = {
   name: 'rebuild',
-  summary: 'rebuild the projection tables from the event log',
   help: `Usage: exchange-sync rebuild [--projection NAME]
 
 Replays the whole event log into fresh copies of the projection tables and swaps them in

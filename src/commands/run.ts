@@ -33,7 +33,6 @@ export async function runUntilSignal(config: Config, logger: Logger, onStarted?:
 
 export const run: Command = {
   name: 'run',
-  summary: 'run the daemon: scheduled syncs, NATS commands, JetStream relay, projections, HTTP health/metrics',
   help: `Usage: exchange-sync run
 
 Runs until SIGINT or SIGTERM:

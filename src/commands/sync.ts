@@ -10,7 +10,6 @@ import { listFlag, stringFlag, UsageError, type Command } from './command.js';
 
 export const sync: Command = {
   name: 'sync',
-  summary: 'sync accounts once and exit (the old runner)',
   help: `Usage: exchange-sync sync [--exchanges bybit,binance] [--accounts a,b] [--log-level debug]
 
 Syncs each selected account once: fetches its balances, positions and prices, records the
