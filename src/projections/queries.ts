@@ -14,7 +14,7 @@ export interface AccountFilter {
   account?: string;
 }
 
-export type BalanceView = BalanceRow & { value: string | null };
+export type BalanceView = BalanceRow;
 export type PositionView = PositionRow;
 
 // numeric comes back as text in the scale it was computed with ("0.10" for 0.5 x 0.2); the
