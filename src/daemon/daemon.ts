@@ -158,22 +158,20 @@ export class Daemon {
 
   /** Selects configured accounts; an empty selection is an error (unknown exchange or account). */
   select(selector: AccountSelector): Account[] {
-    const selected = this.config.accounts.filter(
-      (a) => (selector.exchange === undefined || a.exchange === selector.exchange) && (selector.account === undefined || a.name === selector.account),
-    );
+    const { exchange, account } = selector;
+    const selected = this.config.accounts.filter((a) => (exchange === undefined || a.exchange === exchange) && (account === undefined || a.name === account));
+    if (selected.length === 0) throw new CommandError(404, `no configured account matches ${JSON.stringify({ exchange, account })}`);
     return selected;
   }
 
   async sync(selector: AccountSelector = {}, trigger: SyncTrigger = 'api'): Promise<SyncResult[]> {
     const accounts = this.select(selector);
-    if (accounts.length === 0) throw new CommandError(404, `no configured account matches ${JSON.stringify(selector)}`);
     return Promise.all(accounts.map((a) => this.runSync(a, trigger)));
   }
 
   private async onSyncCommand(cmd: SyncCommand) {
     if (this.stopping) throw new CommandError(503, 'daemon is shutting down');
     const accounts = this.select(cmd);
-    if (accounts.length === 0) throw new CommandError(404, `no configured account matches ${JSON.stringify({ exchange: cmd.exchange, account: cmd.account })}`);
     const accepted = accounts.map((a) => ({ exchange: a.exchange, account: a.name }));
     const running = Promise.all(accounts.map((a) => this.runSync(a, 'command')));
     if (!cmd.wait) {
