@@ -316,4 +316,36 @@ describe('catch-up subscription', () => {
       all.map((e) => e.id),
     );
   });
+
+  test('a replay read keeps only the newest body per stream of the named types, and its cursor passes the whole batch', async () => {
+    const before = (await store.readAfter(START, 1_000_000)).at(-1)!;
+    const [a, b] = [`replay-a-${randomUUID()}`, `replay-b-${randomUUID()}`];
+    await store.append(a, testEvents(1, 1, 3));
+    await store.append(b, testEvents(2, 1, 2));
+    await store.append(a, testEvents(1, 4, 1));
+    const written = (await store.readAfter(before, 100)).filter((e) => e.streamId === a || e.streamId === b);
+    assert.equal(written.length, 6);
+
+    const all = await store.readForReplay(before, 100, { bodiesOf: ['test_event'] });
+    assert.equal(all.read, 6);
+    assert.deepEqual(all.end, { transactionId: written[5]!.transactionId, globalPosition: written[5]!.globalPosition });
+    assert.deepEqual(
+      all.events.map((e) => [e.streamId, e.data]),
+      [
+        [b, { writer: 2, n: 2 }],
+        [a, { writer: 1, n: 4 }],
+      ],
+    );
+
+    // A batch ends where the limit says: only the first append's three events, its last kept.
+    const first = await store.readForReplay(before, 3, { bodiesOf: ['test_event'] });
+    assert.equal(first.read, 3);
+    assert.deepEqual(first.end?.globalPosition, written[2]!.globalPosition);
+    assert.deepEqual(first.events.map((e) => e.data), [{ writer: 1, n: 3 }]);
+
+    // Types not named come whole in number, without bodies.
+    const bare = await store.readForReplay(before, 100, { bodiesOf: [] });
+    assert.deepEqual(bare.events.map((e) => e.id), written.map((e) => e.id));
+    assert.ok(bare.events.every((e) => e.data === undefined));
+  });
 });

@@ -109,8 +109,32 @@ describe('sync -> events -> projections', () => {
     assert.equal(numeric(pos[0].contracts), '0.01');
     assert.equal(numeric(pos[0].mark_price), view[0]!.markPrice);
 
-    const { rows: runs } = await db.pool.query(`SELECT status, changed, trigger, event_position FROM exchange_sync.sync_runs WHERE sync_id = $1`, [result.syncId]);
-    assert.deepEqual(runs, [{ status: 'ok', changed: true, trigger: 'cli', event_position: String(result.globalPosition) }]);
+    // The sync_runs row says what the sync_completed event says.
+    const completed = (await store.readStream('bybit:alpha')).findLast((e) => e.type === 'sync_completed')!;
+    const d = completed.data as Record<string, unknown>;
+    const { rows: runs } = await db.pool.query(
+      `SELECT exchange, account, status, changed, trigger, started_at, finished_at, attempts, balances, positions, fetch_ms, error_class, event_position
+       FROM exchange_sync.sync_runs WHERE sync_id = $1`,
+      [result.syncId],
+    );
+    assert.deepEqual(runs, [
+      {
+        exchange: 'bybit',
+        account: 'alpha',
+        status: 'ok',
+        changed: true,
+        trigger: 'cli',
+        started_at: new Date(d.startedAt as string),
+        finished_at: new Date(d.finishedAt as string),
+        attempts: 1,
+        balances: expected.length,
+        positions: view.length,
+        fetch_ms: d.fetchMs,
+        error_class: null,
+        event_position: String(completed.globalPosition),
+      },
+    ]);
+    assert.equal(completed.globalPosition, result.globalPosition);
   });
 
   test('a second sync with nothing changed records only the small events', async () => {

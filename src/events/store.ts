@@ -73,14 +73,18 @@ interface EventRow {
   stream_position: string;
   global_position: string;
   transaction_id_text: string;
-  recorded_at: Date;
+  recorded_ms: number;
   data: unknown;
   metadata: Record<string, unknown>;
 }
 
 // The xid8 travels as text, under another name: an output column called transaction_id would
-// capture ORDER BY transaction_id and sort the log as text ('10' before '9').
-export const EVENT_COLUMNS = 'event_id, type, version, stream_id, stream_position, global_position, transaction_id::text AS transaction_id_text, recorded_at, data, metadata';
+// capture ORDER BY transaction_id and sort the log as text ('10' before '9'). recorded_at travels
+// as epoch milliseconds (floored, as a Date keeps them): pg's timestamptz text parser cost 4 us a
+// row, a third of a replay's read time.
+const HEADER_COLUMNS =
+  'event_id, type, version, stream_id, stream_position, global_position, transaction_id::text AS transaction_id_text, floor(extract(epoch FROM recorded_at) * 1000)::float8 AS recorded_ms, metadata';
+export const EVENT_COLUMNS = `${HEADER_COLUMNS}, data`;
 
 export function toRecorded(r: EventRow): RecordedEvent {
   return {
@@ -91,7 +95,7 @@ export function toRecorded(r: EventRow): RecordedEvent {
     streamPosition: Number(r.stream_position),
     globalPosition: Number(r.global_position),
     transactionId: r.transaction_id_text,
-    recordedAt: r.recorded_at,
+    recordedAt: new Date(r.recorded_ms),
     data: r.data,
     metadata: r.metadata,
   };
@@ -102,23 +106,40 @@ export function cursorOf(e: Pick<RecordedEvent, 'transactionId' | 'globalPositio
 }
 
 // Rows below the oldest running transaction only, in (transaction_id, global_position) order:
-// no row can ever be inserted behind a cursor taken from this query.
-const READ_AFTER = `
-  SELECT ${EVENT_COLUMNS} FROM exchange_sync.events
+// no row can ever be inserted behind a cursor taken from this query. $1, $2: after; $3: limit.
+const batchSql = (columns: string, also = '') => `
+  SELECT ${columns} FROM exchange_sync.events
   WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
-    AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-    AND global_position >= $4
+    AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) ${also}
   ORDER BY transaction_id, global_position
   LIMIT $3`;
+// For a reader that must stop exactly where another one is: (after, until].
+const until = (tx: string, pos: string) => `AND (transaction_id, global_position) <= (${tx}::xid8, ${pos}::bigint)`;
 
-// The same, bounded above: (after, until]. For a reader that must stop exactly where another one is.
-const READ_RANGE = `
-  SELECT ${EVENT_COLUMNS} FROM exchange_sync.events
-  WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
-    AND (transaction_id, global_position) <= ($4::xid8, $5::bigint)
-    AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-  ORDER BY transaction_id, global_position
-  LIMIT $3`;
+// $4: the smallest global position wanted.
+const READ_AFTER = batchSql(EVENT_COLUMNS, 'AND global_position >= $4');
+// $4, $5: until.
+const READ_RANGE = batchSql(EVENT_COLUMNS, until('$4', '$5'));
+
+// A batch as READ_AFTER/READ_RANGE reads it, for a replay: of the types in $4 only each stream's
+// newest event in the batch is wanted, and only those come with their bodies, which are most of
+// what a replay would otherwise read, send and parse. The others of those types are left out,
+// except the batch's last row, which carries the cursor (marked superseded); batch_read counts all.
+const readReplaySql = (also?: string) => `
+  SELECT ${HEADER_COLUMNS}, superseded, batch_read,
+    CASE WHEN w.wanted THEN (SELECT e.data FROM exchange_sync.events e WHERE e.global_position = w.global_position) END AS data
+  FROM (
+    SELECT b.*, count(*) OVER () AS batch_read,
+      row_number() OVER (ORDER BY b.transaction_id DESC, b.global_position DESC) = 1 AS is_last,
+      b.type = ANY ($4) AND b.stream_position < max(b.stream_position) OVER (PARTITION BY b.stream_id, b.type) AS superseded,
+      b.type = ANY ($4) AND b.stream_position = max(b.stream_position) OVER (PARTITION BY b.stream_id, b.type) AS wanted
+    FROM (${batchSql('event_id, type, version, stream_id, stream_position, global_position, transaction_id, recorded_at, metadata', also)}) b
+  ) w
+  WHERE NOT superseded OR is_last
+  ORDER BY transaction_id, global_position`;
+const READ_REPLAY = readReplaySql();
+// $5, $6: until.
+const READ_REPLAY_RANGE = readReplaySql(until('$5', '$6'));
 
 const HAS_UNDECIDED = `
   SELECT EXISTS (
@@ -207,14 +228,33 @@ export class EventStore {
 
   /** Events in (after, until], commit-safe order, at most `limit`. */
   async readRange(after: Cursor, until: Cursor, limit = 500, client?: Queryable): Promise<RecordedEvent[]> {
-    const { rows } = await (client ?? this.pool).query<EventRow>(READ_RANGE, [
-      after.transactionId,
-      after.globalPosition,
-      limit,
-      until.transactionId,
-      until.globalPosition,
-    ]);
+    const { rows } = await (client ?? this.pool).query<EventRow>(READ_RANGE, [after.transactionId, after.globalPosition, limit, until.transactionId, until.globalPosition]);
     return rows.map(toRecorded);
+  }
+
+  /**
+   * A batch for a replay that needs the bodies of just each stream's newest event of each of
+   * `bodiesOf` (a snapshot that a later one replaces): older events of those types are left out
+   * of `events`, and events of other types come without a body (`data` undefined). `end` is the
+   * cursor after the whole batch, left-out events included; `read` counts them all.
+   */
+  async readForReplay(
+    after: Cursor,
+    limit: number,
+    opts: { bodiesOf: string[]; until?: Cursor; client?: Queryable },
+  ): Promise<{ events: RecordedEvent[]; read: number; end: Cursor | undefined }> {
+    const { until } = opts;
+    const params = [after.transactionId, after.globalPosition, limit, opts.bodiesOf, ...(until ? [until.transactionId, until.globalPosition] : [])];
+    const { rows } = await (opts.client ?? this.pool).query<EventRow & { superseded: boolean; batch_read: string }>(
+      until ? READ_REPLAY_RANGE : READ_REPLAY,
+      params,
+    );
+    const last = rows[rows.length - 1];
+    return {
+      events: rows.filter((r) => !r.superseded).map((r) => toRecorded(r.data === null ? { ...r, data: undefined } : r)),
+      read: Number(last?.batch_read ?? 0),
+      end: last ? { transactionId: last.transaction_id_text, globalPosition: Number(last.global_position) } : undefined,
+    };
   }
 
   /** True while some transaction that may still add events below the horizon is open. */

@@ -125,26 +125,18 @@ function insertPositions(tx: PoolClient, table: string) {
   };
 }
 
-async function applySyncRuns(tx: PoolClient, table: string, events: RecordedEvent[]): Promise<void> {
-  const runs = events.filter((e) => e.type === 'sync_completed' || e.type === 'sync_failed');
-  if (runs.length === 0) return;
-  const rows = runs.map((e) => {
-    const { exchange, account } = parseAccountStream(e.streamId);
-    if (e.type === 'sync_completed') {
-      const d = e.data as EventData<'sync_completed'>;
-      return [d.syncId, exchange, account, d.trigger, d.startedAt, d.finishedAt, 'ok', d.changed, null, null, null, d.attempts, d.balances, d.positions, d.fetchMs, e.globalPosition];
-    }
-    const d = e.data as EventData<'sync_failed'>;
-    return [d.syncId, exchange, account, d.trigger, d.startedAt, d.finishedAt, 'failed', null, d.errorClass, d.message, d.retryable, d.attempt, null, null, null, e.globalPosition];
-  });
-  const col = (i: number) => rows.map((r) => r[i]);
-  await tx.query(
-    `INSERT INTO ${table} (sync_id, exchange, account, trigger, started_at, finished_at, status, changed, error_class, error_message,
-       retryable, attempts, balances, positions, fetch_ms, event_position)
-     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[], $7::text[], $8::boolean[],
-       $9::text[], $10::text[], $11::boolean[], $12::int[], $13::int[], $14::int[], $15::int[], $16::bigint[])`,
-    Array.from({ length: 16 }, (_, i) => col(i)),
-  );
+// The rows are made in SQL from the stored events (schema/003_sync_run_rows.sql): only their
+// positions travel. A rebuild reads these events without their bodies.
+async function applySyncRuns(tx: PoolClient, table: string, events: Pick<RecordedEvent, 'type' | 'globalPosition'>[]): Promise<void> {
+  const positions = events.filter((e) => e.type === 'sync_completed' || e.type === 'sync_failed').map((e) => e.globalPosition);
+  if (positions.length) {
+    await tx.query(
+      `INSERT INTO ${table} (sync_id, exchange, account, trigger, started_at, finished_at, status, changed, error_class, error_message,
+         retryable, attempts, balances, positions, fetch_ms, event_position)
+       SELECT * FROM exchange_sync.sync_run_rows($1::bigint[])`,
+      [positions],
+    );
+  }
 }
 
 /** Applies `events` to the named projections in `tables`. */

@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { lockCheckpoint, saveCheckpoint } from '../events/checkpoints.js';
 import { withTransaction, type PoolClient } from '../events/db.js';
-import { START, cursorOf, type Cursor, type EventStore } from '../events/store.js';
+import { START, type Cursor, type EventStore } from '../events/store.js';
 import { project } from './projector.js';
 import { LIVE, PROJECTIONS, PROJECTOR_SUBSCRIBER, shadowName, type ProjectionName, type Tables } from './tables.js';
 
@@ -32,16 +32,20 @@ const compare = (a: Cursor, b: Cursor) => {
   return tx !== 0n ? (tx < 0n ? -1 : 1) : a.globalPosition - b.globalPosition;
 };
 
+// project() applies only each account's newest snapshot of a batch, and makes sync_runs rows from
+// the stored events in SQL: so older snapshots are skipped unread, and no other body is read.
+const readBatch = (store: EventStore, tx: PoolClient, after: Cursor, batchSize: number, until?: Cursor) =>
+  store.readForReplay(after, batchSize, { bodiesOf: ['snapshot_recorded', 'snapshot_unchanged'], client: tx, ...(until ? { until } : {}) });
+
 async function replay(store: EventStore, tx: PoolClient, from: Cursor, tables: Partial<Tables>, batchSize: number, until?: Cursor) {
   let cursor = from;
   let count = 0;
   for (;;) {
-    const events = until ? await store.readRange(cursor, until, batchSize, tx) : await store.readAfter(cursor, batchSize, { client: tx });
-    const last = events[events.length - 1];
-    if (!last) return { cursor, count };
-    await project(tx, events, tables);
-    cursor = cursorOf(last);
-    count += events.length;
+    const batch = await readBatch(store, tx, cursor, batchSize, until);
+    if (!batch.end) return { cursor, count };
+    await project(tx, batch.events, tables);
+    cursor = batch.end;
+    count += batch.read;
   }
 }
 
@@ -56,31 +60,35 @@ async function renameIndexes(tx: PoolClient, name: ProjectionName): Promise<void
 export async function rebuild(store: EventStore, opts: RebuildOptions = {}): Promise<RebuildResult> {
   const started = performance.now();
   const selected = opts.projections ?? [...PROJECTIONS];
-  const batchSize = opts.batchSize ?? 5000;
+  const batchSize = opts.batchSize ?? 10000;
   const pool = store.pool;
   const shadow: Partial<Tables> = Object.fromEntries(selected.map((n) => [n, `exchange_sync.${shadowName(n)}`]));
 
-  for (const name of selected) {
-    // A crashed earlier rebuild may have left its shadow table behind.
-    await pool.query(`DROP TABLE IF EXISTS exchange_sync.${shadowName(name)}`);
-    await pool.query(`CREATE TABLE exchange_sync.${shadowName(name)} (LIKE exchange_sync.${name} INCLUDING ALL)`);
-  }
-  const total = Number((await pool.query<{ n: string }>('SELECT count(*) AS n FROM exchange_sync.events')).rows[0]?.n ?? 0);
+  const total = await withTransaction(pool, async (tx) => {
+    await tx.query('SET LOCAL synchronous_commit = off');
+    for (const name of selected) {
+      // A crashed earlier rebuild may have left its shadow table behind.
+      await tx.query(`DROP TABLE IF EXISTS exchange_sync.${shadowName(name)}`);
+      await tx.query(`CREATE TABLE exchange_sync.${shadowName(name)} (LIKE exchange_sync.${name} INCLUDING ALL)`);
+    }
+    return Number((await tx.query<{ n: string }>('SELECT count(*) AS n FROM exchange_sync.events')).rows[0]?.n ?? 0);
+  });
 
   let cursor = START;
   let done = 0;
   for (;;) {
     const batch = await withTransaction(pool, async (tx) => {
-      const events = await store.readAfter(cursor, batchSize, { client: tx });
-      if (events.length) await project(tx, events, shadow);
-      return events;
+      // Only shadow tables change here: a crash loses them whatever the commit waited for.
+      await tx.query('SET LOCAL synchronous_commit = off');
+      const b = await readBatch(store, tx, cursor, batchSize);
+      await project(tx, b.events, shadow);
+      return b;
     });
-    const last = batch[batch.length - 1];
-    if (!last) break;
-    cursor = cursorOf(last);
-    done += batch.length;
+    if (!batch.end) break;
+    cursor = batch.end;
+    done += batch.read;
     opts.onProgress?.({ done, total });
-    if (batch.length < batchSize) break;
+    if (batch.read < batchSize) break;
   }
 
   const swapped = await withTransaction(pool, async (tx) => {
