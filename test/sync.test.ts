@@ -110,7 +110,7 @@ describe('sync -> events -> projections', () => {
     assert.equal(numeric(pos[0].mark_price), view[0]!.markPrice);
 
     // The sync_runs row says what the sync_completed event says.
-    const completed = (await store.readStream('bybit:alpha')).findLast((e) => e.type === 'sync_completed')!;
+    const completed = (await store.readStream('bybit:alpha')).filter((e) => e.type === 'sync_completed').at(-1)!;
     const d = completed.data as Record<string, unknown>;
     const { rows: runs } = await db.pool.query(
       `SELECT exchange, account, status, changed, trigger, started_at, finished_at, attempts, balances, positions, fetch_ms, error_class, event_position
