@@ -86,6 +86,39 @@ describe('append', () => {
     assert.equal((await store.readStream(stream)).length, 5);
   });
 
+  test('two copies of a new append racing store it once and both get its result', async () => {
+    const stream = `race-${randomUUID()}`;
+    const events = testEvents(9, 0, 3).map((e) => ({ ...e, id: randomUUID() }));
+    const [a, b] = await Promise.all([store.append(stream, events), store.append(stream, events)]);
+    assert.deepEqual(a.events, b.events);
+    assert.deepEqual([a.duplicate, b.duplicate].sort(), [false, true]);
+    assert.deepEqual(
+      (await store.readStream(stream)).map((e) => e.id),
+      events.map((e) => e.id),
+    );
+    // An appended event's time is the time it is read back with.
+    assert.deepEqual(
+      (await store.readStream(stream)).map((e) => e.recordedAt),
+      a.events.map((e) => e.recordedAt),
+    );
+  });
+
+  test('event ids partly stored, stored in another stream, or repeated in one append are refused and write nothing', async () => {
+    const stream = `ids-${randomUUID()}`;
+    const stored = testEvents(3, 0, 2).map((e) => ({ ...e, id: randomUUID() }));
+    await store.append(stream, stored);
+    const fresh = { ...testEvents(3, 2, 1)[0]!, id: randomUUID() };
+    await assert.rejects(store.append(stream, [stored[0]!, fresh]), InvalidAppendError);
+    await assert.rejects(store.append(`other-${randomUUID()}`, stored), InvalidAppendError);
+    await assert.rejects(store.append(stream, [fresh, { ...fresh }]), /repeated/);
+    assert.deepEqual(
+      (await store.readStream(stream)).map((e) => e.id),
+      stored.map((e) => e.id),
+    );
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM exchange_sync.events WHERE event_id = $1', [fresh.id]);
+    assert.equal(rows[0].n, 0);
+  });
+
   test('a concurrency error or a catalog violation leaves the stream as it was', async () => {
     const stream = `bad-${randomUUID()}`;
     await store.append(stream, testEvents(1, 0, 2));

@@ -82,8 +82,8 @@ interface EventRow {
 // capture ORDER BY transaction_id and sort the log as text ('10' before '9'). recorded_at travels
 // as epoch milliseconds (floored, as a Date keeps them): pg's timestamptz text parser cost 4 us a
 // row, a third of a replay's read time.
-const HEADER_COLUMNS =
-  'event_id, type, version, stream_id, stream_position, global_position, transaction_id::text AS transaction_id_text, floor(extract(epoch FROM recorded_at) * 1000)::float8 AS recorded_ms, metadata';
+const RECORDED_MS = 'floor(extract(epoch FROM recorded_at) * 1000)::float8 AS recorded_ms';
+const HEADER_COLUMNS = `event_id, type, version, stream_id, stream_position, global_position, transaction_id::text AS transaction_id_text, ${RECORDED_MS}, metadata`;
 export const EVENT_COLUMNS = `${HEADER_COLUMNS}, data`;
 
 export function toRecorded(r: EventRow): RecordedEvent {
@@ -174,29 +174,24 @@ export class EventStore {
       prepared.map((e) => JSON.stringify(e.data)),
       prepared.map((e) => JSON.stringify(e.metadata)),
     ];
-    const sql = 'SELECT * FROM exchange_sync.append_events($1, $2, $3::uuid[], $4::text[], $5::int[], $6::jsonb[], $7::jsonb[])';
-    const run = async () => {
-      const { rows } = await (opts.client ?? this.pool).query<{
+    // recorded_at as the readers get it (RECORDED_MS), so an appended event's time equals its time
+    // read back. A named statement: each connection parses and plans it once, not per append.
+    const sql = `SELECT event_id, stream_position, global_position, ${RECORDED_MS}, duplicate
+      FROM exchange_sync.append_events($1, $2, $3::uuid[], $4::text[], $5::int[], $6::jsonb[], $7::jsonb[])`;
+    let rows;
+    try {
+      ({ rows } = await (opts.client ?? this.pool).query<{
         event_id: string;
         stream_position: string;
         global_position: string;
-        recorded_at: Date;
+        recorded_ms: number;
         duplicate: boolean;
-      }>(sql, params);
-      return rows;
-    };
-    let rows;
-    try {
-      rows = await run();
+      }>({ name: 'exchange_sync.append_events', text: sql, values: params }));
     } catch (err) {
       const state = sqlState(err);
       if (state === 'ES409') throw new ConcurrencyError(streamId, opts.expectedPosition ?? -1, (err as Error).message);
       if (state === 'ES422') throw new InvalidAppendError((err as Error).message);
-      // Two copies of one retried append raced: the loser sees the winner's ids as a unique
-      // violation. Outside a caller's transaction, asking again returns the stored result.
-      const sameIds = state === '23505' && (err as { constraint?: string }).constraint === 'events_event_id_unique';
-      if (!sameIds || opts.client) throw err;
-      rows = await run();
+      throw err;
     }
     const last = rows[rows.length - 1];
     return {
@@ -207,7 +202,7 @@ export class EventStore {
         id: r.event_id,
         streamPosition: Number(r.stream_position),
         globalPosition: Number(r.global_position),
-        recordedAt: r.recorded_at,
+        recordedAt: new Date(r.recorded_ms),
       })),
     };
   }
