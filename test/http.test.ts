@@ -226,7 +226,7 @@ describe('/metrics', () => {
     assert.doesNotMatch(text, /lag_events/);
   });
 
-  test('lag gauges count events after each checkpoint, and only those below the horizon', async (t) => {
+  test('lag gauges count events after each checkpoint below the horizon; held-back gauges the ones above it', async (t) => {
     const store = new EventStore(db.pool);
     const relay = `relay-${randomUUID()}`;
     const metrics = createMetrics({ pool: db.pool, relaySubscriber: relay, defaultMetrics: false });
@@ -276,6 +276,12 @@ describe('/metrics', () => {
       text = await scrape();
       assert.equal(sample(text, 'exchange_sync_projection_lag_events'), 1);
       assert.equal(sample(text, 'exchange_sync_relay_lag_events'), 3);
+      // ...but it is shown as held back, with how long it has waited.
+      await sleep(200);
+      text = await scrape();
+      assert.equal(sample(text, 'exchange_sync_held_back_events'), 1);
+      const waited = sample(text, 'exchange_sync_held_back_seconds') ?? NaN;
+      assert.ok(waited >= 0.2 && waited < 30, `held back for ${waited} s`);
       await open.query('COMMIT');
     } finally {
       open.release();
@@ -283,6 +289,8 @@ describe('/metrics', () => {
     text = await scrape();
     assert.equal(sample(text, 'exchange_sync_projection_lag_events'), 3);
     assert.equal(sample(text, 'exchange_sync_relay_lag_events'), 5);
+    assert.equal(sample(text, 'exchange_sync_held_back_events'), 0);
+    assert.equal(sample(text, 'exchange_sync_held_back_seconds'), 0);
   });
 
   test('a subscriber without a checkpoint row is behind by the whole log', async (t) => {

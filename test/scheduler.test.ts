@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Scheduler, backoffIntervals, nextTick } from '../src/daemon/scheduler.js';
 import type { SyncResult } from '../src/daemon/sync.js';
+import { pino } from 'pino';
 import { silentLogger } from '../src/log.js';
 
 const MIN = 60_000;
@@ -60,4 +61,32 @@ test('every account runs at start, then on its own offset; offsets spread across
   assert.equal(byAccount('d').length, 1, 'auth failure held back');
   const next = scheduler.nextRuns();
   assert.equal(next.find((n) => n.account === 'd')!.failures, 1);
+});
+
+test('syncs that cannot be recorded are logged once per outage, and the recovery once', async (t) => {
+  const lines: { level: number; msg: string; syncsNotRecorded?: number }[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+  let databaseUp = false;
+  const accounts = ['a', 'b', 'c'].map((name) => ({ exchange: 'bybit', name }));
+  const scheduler = new Scheduler(accounts, {
+    intervalMs: 60,
+    logger,
+    sync: async (a) => {
+      if (!databaseUp) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+      return result(a.exchange, a.name, 'ok');
+    },
+  });
+  scheduler.begin();
+  t.after(() => scheduler.stop());
+  await sleep(400);
+  const failed = lines.length;
+  assert.ok(failed >= 6, `several syncs failed (${failed})`);
+  assert.equal(lines.filter((l) => l.level >= 50).length, 1, 'one error line for the whole outage');
+  databaseUp = true;
+  await sleep(1500); // backoff holds the accounts for up to 8 intervals
+  scheduler.stop();
+  const recovered = lines.filter((l) => l.msg === 'scheduled syncs are recorded again');
+  assert.equal(recovered.length, 1);
+  assert.ok(recovered[0]!.syncsNotRecorded! >= failed);
+  assert.equal(lines.filter((l) => l.level >= 50).length, 1);
 });

@@ -4,7 +4,7 @@
 // one), so an embedding service or a test can hold several.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Queryable } from '../events/db.js';
-import { subscriberLag, type SubscriberLag } from '../events/lag.js';
+import { heldBack, subscriberLag, type HeldBack, type SubscriberLag } from '../events/lag.js';
 import { PROJECTOR_SUBSCRIBER } from '../projections/index.js';
 import type { SyncResult } from './sync.js';
 
@@ -102,20 +102,38 @@ export function recordSync(metrics: Metrics, result: SyncResult): void {
 // A failed lag query sets the gauges to NaN rather than leaving the last value: a stale number
 // looks like a healthy, frozen lag, while NaN shows as a gap. lag_query_ok says why it is a gap.
 function registerLagGauges(registry: Registry, pool: Queryable, subscribers: { kind: 'relay' | 'projection'; name: string }[], timeoutMs: number): void {
-  // prom-client starts every metric's collect() in the same tick, so the events and seconds gauges
-  // of one subscriber share a single query per scrape.
-  const inFlight = new Map<string, Promise<SubscriberLag | undefined>>();
-  const lagOf = (name: string): Promise<SubscriberLag | undefined> => {
-    let p = inFlight.get(name);
+  // prom-client starts every metric's collect() in the same tick, so the gauges that one query
+  // answers share it per scrape.
+  const inFlight = new Map<string, Promise<unknown>>();
+  const once = <T>(key: string, query: () => Promise<T>): Promise<T | undefined> => {
+    let p = inFlight.get(key) as Promise<T | undefined> | undefined;
     if (!p) {
-      p = withTimeout(subscriberLag(pool, name), timeoutMs, `lag of ${name}`)
+      p = withTimeout(query(), timeoutMs, key)
         .catch(() => undefined)
-        .finally(() => inFlight.delete(name));
-      inFlight.set(name, p);
+        .finally(() => inFlight.delete(key));
+      inFlight.set(key, p);
     }
     return p;
   };
+  const lagOf = (name: string) => once<SubscriberLag>(`lag of ${name}`, () => subscriberLag(pool, name));
+  const held = () => once<HeldBack>('held back events', () => heldBack(pool));
 
+  new Gauge({
+    name: `${METRICS_PREFIX}held_back_events`,
+    help: 'Committed events no subscriber can read yet: a transaction started before theirs, in any database of the server, is still open.',
+    registers: [registry],
+    async collect() {
+      this.set((await held())?.events ?? NaN);
+    },
+  });
+  new Gauge({
+    name: `${METRICS_PREFIX}held_back_seconds`,
+    help: 'How long the oldest held-back event has been waiting; 0 when none.',
+    registers: [registry],
+    async collect() {
+      this.set((await held())?.seconds ?? NaN);
+    },
+  });
   for (const { kind, name } of subscribers) {
     new Gauge({
       name: `${METRICS_PREFIX}${kind}_lag_events`,

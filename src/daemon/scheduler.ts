@@ -50,6 +50,8 @@ export class Scheduler {
   private start = 0;
   private running = false;
   private readonly now: () => number;
+  /** Since when scheduled syncs cannot be recorded (database down), and how many were lost since. */
+  private outage?: { since: number; lost: number };
 
   constructor(
     accounts: ScheduledAccount[],
@@ -98,11 +100,24 @@ export class Scheduler {
   private async fire(slot: Slot): Promise<void> {
     if (!this.running) return;
     try {
-      this.record(slot, await this.opts.sync(slot.account));
+      const result = await this.opts.sync(slot.account);
+      this.record(slot, result);
+      if (this.outage) {
+        this.opts.logger.info({ downForMs: this.now() - this.outage.since, syncsNotRecorded: this.outage.lost }, 'scheduled syncs are recorded again');
+        this.outage = undefined;
+      }
     } catch (err) {
       // Recording itself failed (database down): count it like a failed sync and keep going.
-      this.opts.logger.error({ exchange: slot.account.exchange, account: slot.account.name, err: (err as Error).message }, 'scheduled sync could not run');
+      // One error per outage, not one per account per tick: the cause is the same for all.
       slot.failures += 1;
+      const fields = { exchange: slot.account.exchange, account: slot.account.name, err: (err as Error).message };
+      if (this.outage) {
+        this.outage.lost += 1;
+        this.opts.logger.debug(fields, 'scheduled sync could not be recorded');
+      } else {
+        this.outage = { since: this.now(), lost: 1 };
+        this.opts.logger.error(fields, 'scheduled syncs cannot be recorded; the next log line says when they are again');
+      }
     }
     this.arm(slot);
   }

@@ -1,7 +1,7 @@
 // The daemon's outward faces: the JetStream relay, HTTP health/metrics, and the lag figures both
 // the metrics and the status command report.
 import type { Logger } from 'pino';
-import { subscriberLag, type SubscriberLag } from '../events/lag.js';
+import { heldBack, subscriberLag, type HeldBack, type SubscriberLag } from '../events/lag.js';
 import type { EventStore } from '../events/store.js';
 import type { Notifier } from '../events/subscription.js';
 import { PROJECTOR_SUBSCRIBER } from '../projections/index.js';
@@ -65,9 +65,9 @@ export class DaemonWiring {
     await this.relay?.stop();
   }
 
-  async lags(): Promise<{ relay: SubscriberLag; projections: SubscriberLag }> {
+  async lags(): Promise<{ relay: SubscriberLag; projections: SubscriberLag; heldBack: HeldBack }> {
     const pool = this.host.store.pool;
-    const [relay, projections] = await Promise.all([subscriberLag(pool, this.relayName), subscriberLag(pool, PROJECTOR_SUBSCRIBER)]);
-    return { relay, projections };
+    const [relay, projections, held] = await Promise.all([subscriberLag(pool, this.relayName), subscriberLag(pool, PROJECTOR_SUBSCRIBER), heldBack(pool)]);
+    return { relay, projections, heldBack: held };
   }
 }

@@ -26,3 +26,26 @@ export async function subscriberLag(db: Queryable, subscriber: string): Promise<
   const row = rows[0];
   return { events: Number(row?.events ?? 0), seconds: Math.max(0, row?.seconds ?? 0) };
 }
+
+/**
+ * Committed events that no subscriber can read yet, because a transaction older than theirs is
+ * still open. The horizon is the whole server's (pg_snapshot_xmin is cluster-wide), so a long
+ * write transaction in any database on it holds these back; subscriber lag does not count them.
+ */
+export interface HeldBack {
+  events: number;
+  /** How long the oldest of them has been waiting (from its append's start); 0 when none. */
+  seconds: number;
+}
+
+const HELD_BACK = `
+  SELECT count(*)::bigint AS events,
+         coalesce(extract(epoch FROM clock_timestamp() - min(recorded_at)), 0)::float8 AS seconds
+  FROM exchange_sync.events
+  WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())`;
+
+export async function heldBack(db: Queryable): Promise<HeldBack> {
+  const { rows } = await db.query<{ events: string; seconds: number }>(HELD_BACK);
+  const row = rows[0];
+  return { events: Number(row?.events ?? 0), seconds: Math.max(0, row?.seconds ?? 0) };
+}
