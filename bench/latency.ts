@@ -4,8 +4,9 @@
 //      client (the NOTIFY often lands before the append's own reply, so it is timed from the call).
 //  (b) with a Daemon running against the emulator: `<prefix>.cmd.sync {wait:false}` -> the
 //      account's sync_completed arriving at a NATS subscriber of `<prefix>.evt.>` (end to end,
-//      exchange time included), and the part after the exchange: the sync's append returning ->
-//      arrival. Floor: a js.publish to a scratch stream -> arrival at a subscriber.
+//      exchange time included); the same less the sync's fetch time (its fetchMs: the exchange's
+//      part, requests and ccxt's rate-limit waits); and the part after the exchange: the sync's
+//      append returning -> arrival. Floor: a js.publish to a scratch stream -> arrival at a subscriber.
 import { randomBytes } from 'node:crypto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -14,6 +15,7 @@ import { Daemon } from '../src/daemon/daemon.js';
 import type { Pool } from '../src/events/db.js';
 import { EventStore } from '../src/events/store.js';
 import { NOTIFY_CHANNEL, Notifier } from '../src/events/subscription.js';
+import { decodePayload } from '../src/daemon/relay-payload.js';
 import { startEmulator } from '../src/emulator/index.js';
 import { silentLogger } from '../src/log.js';
 import { createProjector } from '../src/projections/index.js';
@@ -172,16 +174,21 @@ export async function benchRelayLatency(dbUrl: string, opts: { samples: number }
   };
   const arrived = new Arrivals<string>(); // key: account name of a sync_completed
   const arrivedIds = new Map<string, number>();
+  const fetchMsOf = new Map<string, number>(); // account -> fetchMs of its last sync_completed
   const sub = nc.subscribe(`${prefix}.evt.>`, {
     callback: (_err, m) => {
       const t = now();
       const id = m.headers?.get('Nats-Msg-Id');
       if (id) arrivedIds.set(id, t);
       const [, , , account, type] = m.subject.split('.');
-      if (type === 'sync_completed' && account) arrived.mark(account, t);
+      if (type === 'sync_completed' && account) {
+        fetchMsOf.set(account, (decodePayload(m.data, m.headers).data as { fetchMs: number }).fetchMs);
+        arrived.mark(account, t);
+      }
     },
   });
   const endToEnd: number[] = [];
+  const withoutExchange: number[] = [];
   const afterExchange: number[] = [];
   const floor: number[] = [];
   try {
@@ -200,6 +207,8 @@ export async function benchRelayLatency(dbUrl: string, opts: { samples: number }
       if (reply.headers?.get('Nats-Service-Error')) throw new Error(`sync command refused: ${reply.string()}`);
       const t1 = await waitArrival;
       endToEnd.push(t1 - t0);
+      // The exchange's part is the sync's own fetch time (requests and ccxt's rate-limit waits).
+      withoutExchange.push(t1 - t0 - fetchMsOf.get(account)!);
       await sleep(5);
     }
     // The part after the exchange: every event of the measured syncs, append returned -> arrived.
@@ -234,6 +243,7 @@ export async function benchRelayLatency(dbUrl: string, opts: { samples: number }
   }
   return [
     ...pair('latency, cmd.sync -> JetStream msg (e2e)', endToEnd, 'js.publish -> msg', floor),
+    ...pair('latency, cmd.sync -> JetStream msg, less fetch time', withoutExchange, 'js.publish -> msg', floor, TARGET_P99_MS),
     ...pair('latency, append -> JetStream msg', afterExchange, 'js.publish -> msg', floor, TARGET_P99_MS),
   ];
 }
