@@ -6,6 +6,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { MigrationError, SCHEMA_DIR, migrate, schemaStatus } from '../src/events/migrate.js';
+import { randomUUID } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { EventStore } from '../src/events/store.js';
+import { catchUpProjections } from '../src/projections/index.js';
 import { createTestDb, type TestDb } from './support/db.js';
 
 const run = promisify(execFile);
@@ -65,4 +69,40 @@ test('migrate against an unreachable database exits 1 with one line, no stack tr
   assert.equal(err.code, 1);
   assert.match(err.stderr, /^exchange-sync migrate: .*ECONNREFUSED/);
   assert.doesNotMatch(err.stderr, /\n\s+at /);
+});
+
+test('a database of the first release (001, 002) upgrades in place: its events stay, retries of them are still recognized', async (t) => {
+  const old = await createTestDb({ migrate: false });
+  t.after(() => old.drop());
+  const dir = await mkdtemp(join(tmpdir(), 'es-schema-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await cp(SCHEMA_DIR, dir, { recursive: true });
+  for (const f of await readdir(dir)) if (!/^00[12]_/.test(f)) await rm(join(dir, f));
+  assert.deepEqual(await migrate(old.pool, dir), ['001_event_store.sql', '002_projections.sql']);
+
+  const store = new EventStore(old.pool);
+  const now = new Date().toISOString();
+  const completed = () => ({
+    id: randomUUID(),
+    type: 'sync_completed',
+    data: { syncId: randomUUID(), trigger: 'schedule', startedAt: now, finishedAt: now, fetchMs: 40, attempts: 1, balances: 3, positions: 0, changed: false },
+  });
+  const before = [completed(), completed()];
+  const first = await store.append('bybit:main', before);
+
+  const applied = await migrate(old.pool);
+  assert.deepEqual(applied, (await schemaStatus(old.pool)).applied.filter((n) => !/^00[12]_/.test(n)));
+  assert.ok(applied.includes('004_append_on_conflict.sql'));
+
+  const retry = await store.append('bybit:main', before, { expectedPosition: 0 });
+  assert.equal(retry.duplicate, true);
+  assert.deepEqual(retry.events, first.events);
+  const next = await store.append('bybit:main', [completed()], { expectedPosition: 2 });
+  assert.equal(next.streamPosition, 3);
+  await catchUpProjections(store);
+  const { rows } = await old.pool.query('SELECT event_position FROM exchange_sync.sync_runs ORDER BY event_position');
+  assert.deepEqual(
+    rows.map((r) => Number(r.event_position)),
+    [...first.events, ...next.events].map((e) => e.globalPosition),
+  );
 });
