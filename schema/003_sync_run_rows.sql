@@ -30,5 +30,6 @@ LANGUAGE sql STABLE AS $$
   FROM exchange_sync.events e
   WHERE e.global_position = ANY (p_positions)
     AND e.type IN ('sync_completed', 'sync_failed')
+    AND strpos(e.stream_id, ':') > 1                        -- syncs are recorded in account streams only
   ORDER BY e.global_position
 $$;

@@ -103,6 +103,17 @@ describe('append', () => {
     );
   });
 
+  test('the same new ids appended to two streams at once: one append stores them, the other is refused', async () => {
+    const events = testEvents(4, 0, 2).map((e) => ({ ...e, id: randomUUID() }));
+    const [a, b] = [`twin-a-${randomUUID()}`, `twin-b-${randomUUID()}`];
+    const outcomes = await Promise.allSettled([store.append(a, events), store.append(b, events)]);
+    assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
+    const refused = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+    assert.ok(refused.reason instanceof InvalidAppendError, String(refused.reason));
+    const stored = [...(await store.readStream(a)), ...(await store.readStream(b))];
+    assert.deepEqual(stored.map((e) => e.id), events.map((e) => e.id));
+  });
+
   test('event ids partly stored, stored in another stream, or repeated in one append are refused and write nothing', async () => {
     const stream = `ids-${randomUUID()}`;
     const stored = testEvents(3, 0, 2).map((e) => ({ ...e, id: randomUUID() }));

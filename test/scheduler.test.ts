@@ -66,13 +66,13 @@ test('every account runs at start, then on its own offset; offsets spread across
 test('syncs that cannot be recorded are logged once per outage, and the recovery once', async (t) => {
   const lines: { level: number; msg: string; syncsNotRecorded?: number }[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line)) });
-  let databaseUp = false;
+  let failure: string | undefined = 'connect ECONNREFUSED 127.0.0.1:5432';
   const accounts = ['a', 'b', 'c'].map((name) => ({ exchange: 'bybit', name }));
   const scheduler = new Scheduler(accounts, {
     intervalMs: 60,
     logger,
     sync: async (a) => {
-      if (!databaseUp) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+      if (failure) throw new Error(failure);
       return result(a.exchange, a.name, 'ok');
     },
   });
@@ -81,12 +81,16 @@ test('syncs that cannot be recorded are logged once per outage, and the recovery
   await sleep(400);
   const failed = lines.length;
   assert.ok(failed >= 6, `several syncs failed (${failed})`);
-  assert.equal(lines.filter((l) => l.level >= 50).length, 1, 'one error line for the whole outage');
-  databaseUp = true;
-  await sleep(1500); // backoff holds the accounts for up to 8 intervals
+  assert.equal(lines.filter((l) => l.level >= 50).length, 1, 'one error line while the error stays the same');
+  failure = 'permission denied for schema exchange_sync';
+  await sleep(300);
+  assert.equal(lines.filter((l) => l.level >= 50).length, 2, 'a new error is logged once');
+  const failedTotal = lines.length;
+  failure = undefined;
+  await sleep(300);
   scheduler.stop();
   const recovered = lines.filter((l) => l.msg === 'scheduled syncs are recorded again');
   assert.equal(recovered.length, 1);
-  assert.ok(recovered[0]!.syncsNotRecorded! >= failed);
-  assert.equal(lines.filter((l) => l.level >= 50).length, 1);
+  assert.ok(recovered[0]!.syncsNotRecorded! >= failedTotal - 1);
+  assert.equal(lines.filter((l) => l.level >= 50).length, 2);
 });

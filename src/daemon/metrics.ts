@@ -120,7 +120,7 @@ function registerLagGauges(registry: Registry, pool: Queryable, subscribers: { k
 
   new Gauge({
     name: `${METRICS_PREFIX}held_back_events`,
-    help: 'Committed events no subscriber can read yet: a transaction started before theirs, in any database of the server, is still open.',
+    help: 'Committed events no subscriber can read yet: a write transaction with an older transaction id, in any database of the server, is still open.',
     registers: [registry],
     async collect() {
       this.set((await held())?.events ?? NaN);
@@ -128,7 +128,7 @@ function registerLagGauges(registry: Registry, pool: Queryable, subscribers: { k
   });
   new Gauge({
     name: `${METRICS_PREFIX}held_back_seconds`,
-    help: 'How long the oldest held-back event has been waiting; 0 when none.',
+    help: 'Seconds since the oldest held-back event was recorded; 0 when none.',
     registers: [registry],
     async collect() {
       this.set((await held())?.seconds ?? NaN);
@@ -154,7 +154,7 @@ function registerLagGauges(registry: Registry, pool: Queryable, subscribers: { k
   }
   new Gauge({
     name: `${METRICS_PREFIX}lag_query_ok`,
-    help: '1 when this scrape could read the subscriber lag from PostgreSQL, 0 when it failed (the lag gauges are NaN then).',
+    help: '1 when this scrape could read the subscriber lag from PostgreSQL, 0 when it failed (the lag gauges are NaN then; held_back_* too when that query fails).',
     labelNames: ['subscriber'] as const,
     registers: [registry],
     async collect() {

@@ -51,7 +51,7 @@ export class Scheduler {
   private running = false;
   private readonly now: () => number;
   /** Since when scheduled syncs cannot be recorded (database down), and how many were lost since. */
-  private outage?: { since: number; lost: number };
+  private outage?: { since: number; lost: number; error: string };
 
   constructor(
     accounts: ScheduledAccount[],
@@ -110,13 +110,15 @@ export class Scheduler {
       // Recording itself failed (database down): count it like a failed sync and keep going.
       // One error per outage, not one per account per tick: the cause is the same for all.
       slot.failures += 1;
-      const fields = { exchange: slot.account.exchange, account: slot.account.name, err: (err as Error).message };
-      if (this.outage) {
+      // A different error is news (the database is back but refuses us, say): logged again.
+      const error = (err as Error).message;
+      const fields = { exchange: slot.account.exchange, account: slot.account.name, err: error };
+      if (this.outage?.error === error) {
         this.outage.lost += 1;
         this.opts.logger.debug(fields, 'scheduled sync could not be recorded');
       } else {
-        this.outage = { since: this.now(), lost: 1 };
-        this.opts.logger.error(fields, 'scheduled syncs cannot be recorded; the next log line says when they are again');
+        this.outage = { since: this.outage?.since ?? this.now(), lost: (this.outage?.lost ?? 0) + 1, error };
+        this.opts.logger.error(fields, 'scheduled syncs cannot be recorded; logged again when they are, or when the error changes');
       }
     }
     this.arm(slot);

@@ -28,13 +28,14 @@ export async function subscriberLag(db: Queryable, subscriber: string): Promise<
 }
 
 /**
- * Committed events that no subscriber can read yet, because a transaction older than theirs is
- * still open. The horizon is the whole server's (pg_snapshot_xmin is cluster-wide), so a long
- * write transaction in any database on it holds these back; subscriber lag does not count them.
+ * Committed events that no subscriber can read yet, because a write transaction with an older
+ * transaction id is still open. The horizon is the whole server's (pg_snapshot_xmin is
+ * cluster-wide), so a long write transaction in any database on it holds these back; subscriber
+ * lag does not count them.
  */
 export interface HeldBack {
   events: number;
-  /** How long the oldest of them has been waiting (from its append's start); 0 when none. */
+  /** Time since the oldest of them was recorded (its appending transaction's start); 0 when none. */
   seconds: number;
 }
 

@@ -122,17 +122,18 @@ const READ_AFTER = batchSql(EVENT_COLUMNS, 'AND global_position >= $4');
 const READ_RANGE = batchSql(EVENT_COLUMNS, until('$4', '$5'));
 
 // A batch as READ_AFTER/READ_RANGE reads it, for a replay: of the types in $4 only each stream's
-// newest event in the batch is wanted, and only those come with their bodies, which are most of
-// what a replay would otherwise read, send and parse. The others of those types are left out,
-// except the batch's last row, which carries the cursor (marked superseded); batch_read counts all.
+// newest event in the batch is wanted (highest stream position, which the stream lock and
+// first-write rule of append_events make the last in read order too), and only those come with
+// their bodies, most of what a replay would otherwise read, send and parse. The others of those
+// types are left out, except the batch's last row, which carries the cursor (marked superseded);
+// batch_read counts them all.
 const readReplaySql = (also?: string) => `
   SELECT ${HEADER_COLUMNS}, superseded, batch_read,
-    CASE WHEN w.wanted THEN (SELECT e.data FROM exchange_sync.events e WHERE e.global_position = w.global_position) END AS data
+    CASE WHEN w.type = ANY ($4) AND NOT w.superseded THEN (SELECT e.data FROM exchange_sync.events e WHERE e.global_position = w.global_position) END AS data
   FROM (
     SELECT b.*, count(*) OVER () AS batch_read,
       row_number() OVER (ORDER BY b.transaction_id DESC, b.global_position DESC) = 1 AS is_last,
-      b.type = ANY ($4) AND b.stream_position < max(b.stream_position) OVER (PARTITION BY b.stream_id, b.type) AS superseded,
-      b.type = ANY ($4) AND b.stream_position = max(b.stream_position) OVER (PARTITION BY b.stream_id, b.type) AS wanted
+      b.type = ANY ($4) AND b.stream_position < max(b.stream_position) OVER (PARTITION BY b.stream_id, b.type) AS superseded
     FROM (${batchSql('event_id, type, version, stream_id, stream_position, global_position, transaction_id, recorded_at, metadata', also)}) b
   ) w
   WHERE NOT superseded OR is_last
