@@ -297,7 +297,11 @@ function env(): NodeJS.ProcessEnv {
 }
 
 async function cli(...args: string[]): Promise<Run> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env: env() });
+  return cliWith(env(), ...args);
+}
+
+async function cliWith(environment: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: ROOT, env: environment });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -477,3 +481,31 @@ async function waitFor(check: () => boolean, ms: number, what: string): Promise<
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+// Last in the file: it records one more sync, which the tests above do not expect.
+describe('a role that may only read', () => {
+  test('balances shows the tables as last projected, and says it could not bring them up to date', async (t) => {
+    const role = `es_reader_${randomUUID().slice(0, 8)}`;
+    await db.pool.query(`CREATE ROLE ${role} LOGIN`);
+    t.after(async () => {
+      await db.pool.query(`DROP OWNED BY ${role}`);
+      await db.pool.query(`DROP ROLE ${role}`);
+    });
+    await db.pool.query(`GRANT USAGE ON SCHEMA exchange_sync TO ${role}; GRANT SELECT ON ALL TABLES IN SCHEMA exchange_sync TO ${role}`);
+    const url = new URL(db.url);
+    url.username = role;
+    const late = snapshot('bybit:late', { fetchedAt: '2025-01-03T00:00:00.000Z', balances: [{ asset: 'BTC', free: '1', used: '0', total: '1' }], prices: {} });
+    await recordSnapshot('bybit:late', late);
+
+    const reader = await cliWith({ ...env(), DATABASE_URL: url.toString() }, 'balances', '--json', '--account', 'bybit:late');
+    assert.equal(reader.code, 0, reader.stderr);
+    assert.deepEqual(JSON.parse(reader.stdout), []);
+    assert.equal(reader.stderr, 'exchange-sync: no write access to bring the projections up to date; showing them as the daemon last projected them\n');
+
+    const writer = JSON.parse(ok(await cli('balances', '--json', '--account', 'bybit:late')));
+    assert.deepEqual(
+      writer.map((r: BalanceView) => [r.asset, r.total]),
+      [['BTC', '1']],
+    );
+  });
+});

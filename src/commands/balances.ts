@@ -2,11 +2,25 @@
 // choice, and the table/JSON output.
 import { Iso } from '../events/catalog.js';
 import { loadConfig } from '../config.js';
-import { createPool, type Pool } from '../events/db.js';
+import { createPool, sqlState, type Pool } from '../events/db.js';
 import { EventStore } from '../events/store.js';
 import { catchUpProjections } from '../projections/index.js';
 import { balancesAt, currentBalances, type AccountFilter, type BalanceView } from '../projections/queries.js';
 import { stringFlag, UsageError, type Command, type Options, type Values } from './command.js';
+
+/**
+ * Brings the tables up to the log's end first, so the answer includes the newest syncs. A role
+ * that may only read (a reporting user) cannot write the projections: it gets the tables as the
+ * daemon last projected them, and a line on stderr saying so.
+ */
+async function catchUpOrSay(pool: Pool): Promise<void> {
+  try {
+    await catchUpProjections(new EventStore(pool));
+  } catch (err) {
+    if (sqlState(err) !== '42501') throw err;
+    process.stderr.write('exchange-sync: no write access to bring the projections up to date; showing them as the daemon last projected them\n');
+  }
+}
 
 export interface Column<R> {
   header: string;
@@ -116,7 +130,7 @@ Database: DATABASE_URL, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME. See docs
       try {
         let rows: R[];
         if (at === undefined) {
-          await catchUpProjections(new EventStore(pool));
+          await catchUpOrSay(pool);
           rows = await spec.current(pool, filter);
         } else {
           rows = await spec.at(pool, at, filter);
