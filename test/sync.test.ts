@@ -234,6 +234,18 @@ describe('rebuild', () => {
     assert.deepEqual(await dump(), live);
   });
 
+  test('rebuilding one projection brings the others to the same point of the log', async () => {
+    await catchUpProjections(store);
+    // Recorded, not yet projected: the live tables are behind.
+    const results = [await service.sync(accounts.alpha!, 'command'), await service.sync(accounts.gamma!, 'command')];
+    await rebuild(store, { projections: ['balances'], batchSize: 2 });
+    const { rows } = await db.pool.query('SELECT sync_id FROM exchange_sync.sync_runs WHERE sync_id = ANY($1::uuid[])', [results.map((r) => r.syncId)]);
+    assert.equal(rows.length, 2, 'sync_runs (not rebuilt) caught up to the rebuild');
+    const before = await dump();
+    await rebuild(store);
+    assert.deepEqual(await dump(), before);
+  });
+
   test('syncs landing during a rebuild are not lost', async () => {
     emu.freezePrices(false);
     const syncing = (async () => {

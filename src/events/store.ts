@@ -113,16 +113,11 @@ const batchSql = (columns: string, also = '') => `
     AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) ${also}
   ORDER BY transaction_id, global_position
   LIMIT $3`;
-// For a reader that must stop exactly where another one is: (after, until].
-const until = (tx: string, pos: string) => `AND (transaction_id, global_position) <= (${tx}::xid8, ${pos}::bigint)`;
-
 // $4: the smallest global position wanted.
 const READ_AFTER = batchSql(EVENT_COLUMNS, 'AND global_position >= $4');
-// $4, $5: until.
-const READ_RANGE = batchSql(EVENT_COLUMNS, until('$4', '$5'));
 
-// A batch as READ_AFTER/READ_RANGE reads it, for a replay: of the types in $4 only each stream's
-// newest event in the batch is wanted (highest stream position, which the stream lock and
+// A batch as READ_AFTER reads it, for a replay: of the types in $4 only each stream's newest
+// event in the batch is wanted (highest stream position, which the stream lock and
 // first-write rule of append_events make the last in read order too), and only those come with
 // their bodies, most of what a replay would otherwise read, send and parse. The others of those
 // types are left out, except the batch's last row, which carries the cursor (marked superseded);
@@ -139,8 +134,8 @@ const readReplaySql = (also?: string) => `
   WHERE NOT superseded OR is_last
   ORDER BY transaction_id, global_position`;
 const READ_REPLAY = readReplaySql();
-// $5, $6: until.
-const READ_REPLAY_RANGE = readReplaySql(until('$5', '$6'));
+// Bounded above, (after, until], for a reader that must stop exactly where another one is; $5, $6: until.
+const READ_REPLAY_RANGE = readReplaySql('AND (transaction_id, global_position) <= ($5::xid8, $6::bigint)');
 
 const HAS_UNDECIDED = `
   SELECT EXISTS (
@@ -219,12 +214,6 @@ export class EventStore {
       limit,
       opts.fromGlobalPosition ?? 0,
     ]);
-    return rows.map(toRecorded);
-  }
-
-  /** Events in (after, until], commit-safe order, at most `limit`. */
-  async readRange(after: Cursor, until: Cursor, limit = 500, client?: Queryable): Promise<RecordedEvent[]> {
-    const { rows } = await (client ?? this.pool).query<EventRow>(READ_RANGE, [after.transactionId, after.globalPosition, limit, until.transactionId, until.globalPosition]);
     return rows.map(toRecorded);
   }
 
