@@ -40,7 +40,7 @@ await section('append', async (db) => {
   figures.push(...(await benchAppend(db.pool, quick ? { appends1: 400, appends100: 40 } : { appends1: 4000, appends100: 200 })));
 });
 await section('rebuild', async (db) => {
-  figures.push(...(await benchRebuild(db.pool, quick ? { accounts: 200, syncs: 3, rounds: 2 } : { accounts: 200, syncs: 100, rounds: 3 })));
+  figures.push(...(await benchRebuild(db.pool, quick ? { accounts: 200, syncs: 20, rounds: 2 } : { accounts: 200, syncs: 100, rounds: 3 })));
 });
 await section('sync', async (db) => {
   figures.push(...(await benchSync(db.pool, quick ? { accounts: 40, rounds: 1 } : { accounts: 100, rounds: 2 })));
