@@ -1,11 +1,12 @@
 // Library API for embedding the daemon in another Node service (the old module's web-framework
 // hook): build it from a Config, start it with the host's start-up, stop it with its shut-down.
-import { loadConfig, type Config } from './config.js';
+import { loadConfig as loadConfigFrom, type Config, type LoadOptions } from './config.js';
 import { Daemon, type AccountSelector } from './daemon/daemon.js';
+import { EXCHANGE_IDS } from './exchanges/ids.js';
 import type { SyncResult } from './daemon/sync.js';
 import { silentLogger, type Logger } from './log.js';
 
-export { loadConfig, ConfigError, type Config, type Account } from './config.js';
+export { ConfigError, type Config, type Account, type LoadOptions } from './config.js';
 export type { SyncResult } from './daemon/sync.js';
 export type { AccountSelector } from './daemon/daemon.js';
 export { migrate } from './events/migrate.js';
@@ -22,6 +23,11 @@ export interface ExchangeSync {
   stop(): Promise<void>;
   /** Syncs the selected accounts now (all when the selector is empty); resolves when recorded. */
   sync(selector?: AccountSelector): Promise<SyncResult[]>;
+}
+
+/** The configuration from `env`; exchange ids are checked against ccxt unless `opts` says otherwise. */
+export function loadConfig(env: Record<string, string | undefined> = process.env, opts: LoadOptions = { exchangeIds: EXCHANGE_IDS }): Config {
+  return loadConfigFrom(env, opts);
 }
 
 export interface CreateOptions {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import { ConfigError, loadConfig, redactConfig } from '../src/config.js';
+import { EXCHANGE_IDS } from '../src/exchanges/ids.js';
 import { createLogger } from '../src/log.js';
 
 const run = promisify(execFile);
@@ -67,7 +68,7 @@ test('every bad variable is reported at once', async (t) => {
     BYBIT_API_KEY: 'key-without-secret',
   };
   assert.throws(
-    () => loadConfig(env),
+    () => loadConfig(env, { exchangeIds: EXCHANGE_IDS }),
     (err: unknown) => {
       assert.ok(err instanceof ConfigError);
       const text = err.problems.join('\n');
@@ -97,6 +98,28 @@ test('every bad variable is reported at once', async (t) => {
   assert.match(err.stderr, /DB_PORT/);
   assert.match(err.stderr, /EXCHANGE_SYNC_LOG_LEVEL/);
   assert.doesNotMatch(err.stderr, /\n\s+at /);
+});
+
+test('exchange ids are checked against ccxt by the commands that sync; the ones that only read the database skip loading ccxt', async () => {
+  const env = { ...process.env, EXCHANGE_SYNC_EXCHANGES: 'bybit,krakn', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', EXCHANGE_SYNC_LOG_DIR: '' };
+  const sync = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'sync'], { env }).then(
+    () => assert.fail('sync should refuse an unknown exchange'),
+    (e: { code: number; stderr: string }) => e,
+  );
+  assert.equal(sync.code, 2);
+  assert.match(sync.stderr, /EXCHANGE_SYNC_EXCHANGES: unknown exchange "krakn" \(not a ccxt exchange id\)/);
+  // `events` gets past the configuration (and fails later, on the unreachable database: exit 1).
+  const events = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'events'], { env }).then(
+    () => assert.fail('no database there'),
+    (e: { code: number; stderr: string }) => e,
+  );
+  assert.equal(events.code, 1, events.stderr);
+  assert.doesNotMatch(events.stderr, /invalid configuration/);
+  // Ids that cannot be ccxt ids at all are refused by every command.
+  assert.throws(() => loadConfig({ EXCHANGE_SYNC_EXCHANGES: 'by-bit' }), /EXCHANGE_SYNC_EXCHANGES: an exchange id is a ccxt id such as bybit/);
+  // The library's loadConfig checks against ccxt by default.
+  const lib = await import('../src/index.js');
+  assert.throws(() => lib.loadConfig({ EXCHANGE_SYNC_EXCHANGES: 'krakn' }), /unknown exchange "krakn"/);
 });
 
 test('secrets from *_FILE variables, and never in the printed config', async (t) => {

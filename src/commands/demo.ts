@@ -4,6 +4,7 @@ import { createPool } from '../events/db.js';
 import { migrate } from '../events/migrate.js';
 import { DEMO_ACCOUNTS, startEmulator } from '../emulator/index.js';
 import type { Daemon } from '../daemon/daemon.js';
+import { EXCHANGE_IDS } from '../exchanges/ids.js';
 import { createLogger } from '../log.js';
 import { intFlag, type Command } from './command.js';
 import { runUntilSignal } from './run.js';
@@ -78,7 +79,7 @@ Options:
     };
     let config: Config;
     try {
-      config = loadConfig(env);
+      config = loadConfig(env, { exchangeIds: EXCHANGE_IDS });
       await ensureDatabase(databaseUrl);
       const pool = createPool(databaseUrl, { max: 1 });
       await migrate(pool).finally(() => pool.end());

@@ -1,5 +1,6 @@
 import { loadConfig, redactConfig, type Config } from '../config.js';
 import { Daemon } from '../daemon/daemon.js';
+import { EXCHANGE_IDS } from '../exchanges/ids.js';
 import { createLogger, flushLogger, type Logger } from '../log.js';
 import type { Command } from './command.js';
 
@@ -46,7 +47,7 @@ The database schema must be current (run "exchange-sync migrate" first). On a si
 taking commands, finishes in-flight syncs, waits for publish acks, and exits 0.`,
   options: {},
   async run() {
-    const config = loadConfig();
+    const config = loadConfig(process.env, { exchangeIds: EXCHANGE_IDS });
     const logger = createLogger({ level: config.logLevel, dir: config.logDir });
     for (const w of config.warnings) logger.warn(w);
     logger.debug({ config: redactConfig(config) }, 'configuration');

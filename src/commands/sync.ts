@@ -3,6 +3,7 @@ import { createPool } from '../events/db.js';
 import { migrate } from '../events/migrate.js';
 import { EventStore } from '../events/store.js';
 import { createExchangeAccess } from '../exchanges/index.js';
+import { EXCHANGE_IDS } from '../exchanges/ids.js';
 import { createLogger, flushLogger } from '../log.js';
 import { catchUpProjections } from '../projections/index.js';
 import { SyncService, type SyncResult } from '../daemon/sync.js';
@@ -37,7 +38,7 @@ per-account results go to stdout.`,
     if (levelFlag !== undefined && !level) throw new UsageError(`--log-level: unknown level "${levelFlag}"`);
     if (exchanges?.length === 0) throw new UsageError('--exchanges needs at least one exchange');
 
-    const config = loadConfig(exchanges ? { ...process.env, EXCHANGE_SYNC_EXCHANGES: exchanges.join(',') } : process.env);
+    const config = loadConfig(exchanges ? { ...process.env, EXCHANGE_SYNC_EXCHANGES: exchanges.join(',') } : process.env, { exchangeIds: EXCHANGE_IDS });
     const accounts = selectAccounts(config.accounts, exchanges, names);
     const logger = createLogger({ level: level ?? config.logLevel, dir: config.logDir, destination: 2 });
     for (const w of config.warnings) logger.warn(w);
