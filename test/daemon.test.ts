@@ -192,6 +192,25 @@ describe('processes', () => {
     }
   });
 
+  test('one Ctrl-C delivered twice at once (terminal and npm) still shuts down in order, exit 0', async () => {
+    emu.injectFault({ exchange: 'bybit', kind: 'latency', ms: 1500 });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'run'], { env: cliEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    try {
+      await waitFor('daemon commands', () => request('cmd.status', '', 1000).then(() => true));
+      nc.publish(`${prefix}.cmd.sync`, JSON.stringify({ exchange: 'bybit' }));
+      await sleep(300);
+      child.kill('SIGINT');
+      child.kill('SIGINT');
+      const [code] = await once(child, 'exit');
+      assert.equal(code, 0, stderr);
+    } finally {
+      emu.clearFaults();
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+
   test('two daemons on one database share commands, never sync one account at once, never publish twice', async () => {
     emu.injectFault({ exchange: 'bybit', kind: 'latency', ms: 100 });
     const daemons = [new Daemon(config(), { logger: silentLogger(), pollMs: 200 }), new Daemon(config(), { logger: silentLogger(), pollMs: 200 })];

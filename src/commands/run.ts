@@ -4,17 +4,24 @@ import { EXCHANGE_IDS } from '../exchanges/ids.js';
 import { createLogger, flushLogger, type Logger } from '../log.js';
 import type { Command } from './command.js';
 
+const DUPLICATE_SIGNAL_MS = 1000;
+
 /** Runs a daemon until SIGINT/SIGTERM, then shuts it down in order; resolves with the exit code. */
 export async function runUntilSignal(config: Config, logger: Logger, onStarted?: (daemon: Daemon) => void): Promise<number> {
   const daemon = new Daemon(config, { logger });
   let stopping: Promise<void> | undefined;
   let stopped: () => void = () => {};
   const done = new Promise<void>((resolve) => (stopped = resolve));
+  let firstSignalAt = 0;
   const stop = (signal: string) => {
     if (stopping) {
+      // One Ctrl-C reaches the terminal's whole process group and `npm run` forwards it as well:
+      // the same keypress arrives twice. Only a later signal means "stop waiting".
+      if (Date.now() - firstSignalAt < DUPLICATE_SIGNAL_MS) return;
       logger.warn({ signal }, 'second signal: exiting without waiting');
       process.exit(1);
     }
+    firstSignalAt = Date.now();
     logger.info({ signal }, 'signal received');
     stopping = daemon.stop().finally(stopped);
   };
