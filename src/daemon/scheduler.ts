@@ -108,9 +108,9 @@ export class Scheduler {
       }
     } catch (err) {
       // Recording itself failed (database down): count it like a failed sync and keep going.
-      // One error per outage, not one per account per tick: the cause is the same for all.
+      // One error per outage, not one per account per tick, as the cause is the same for all;
+      // a different error is news (the database is back but refuses us, say) and is logged again.
       slot.failures += 1;
-      // A different error is news (the database is back but refuses us, say): logged again.
       const error = (err as Error).message;
       const fields = { exchange: slot.account.exchange, account: slot.account.name, err: error };
       if (this.outage?.error === error) {
