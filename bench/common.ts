@@ -33,7 +33,7 @@ export function seedEmulator(emu: Emulator, n: number): void {
 }
 
 export function benchAccounts(n: number, url: string): Account[] {
-  return Array.from({ length: n }, (_, i) => ({ name: `a${i}`, exchange: 'bybit', ...benchKey(i), testnet: false, apiUrl: url, options: {} }));
+  return Array.from({ length: n }, (_, i) => ({ account: `a${i}`, exchange: 'bybit', ...benchKey(i), testnet: false, apiUrl: url, options: {} }));
 }
 
 /** A daemon Config built in code: no scheduling, HTTP on a free port, its own NATS prefix/stream. */

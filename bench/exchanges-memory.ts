@@ -40,7 +40,7 @@ function keyFor(exchange: string, i: number) {
 }
 
 function benchAccounts(exchange: 'bybit' | 'binance', n: number, url: string): Account[] {
-  return Array.from({ length: n }, (_, i) => ({ name: `a${i}`, exchange, ...keyFor(exchange, i), testnet: false, apiUrl: url, options: {} }));
+  return Array.from({ length: n }, (_, i) => ({ account: `a${i}`, exchange, ...keyFor(exchange, i), testnet: false, apiUrl: url, options: {} }));
 }
 
 async function settledMemory(): Promise<Memory> {

@@ -18,7 +18,7 @@ import { NOTIFY_CHANNEL, Notifier } from '../src/events/subscription.js';
 import { decodePayload } from '../src/daemon/relay-payload.js';
 import { startEmulator } from '../src/emulator/index.js';
 import { silentLogger } from '../src/log.js';
-import { createProjector } from '../src/projections/index.js';
+import { createProjector, PROJECTIONS } from '../src/projections/index.js';
 import { benchAccounts, benchConfig, percentile, seedEmulator, sleep } from './common.js';
 import { syncEvents } from './rebuild.js';
 import type { Figure } from './report.js';
@@ -109,14 +109,18 @@ export async function benchProjectionLatency(pool: Pool, dbUrl: string, opts: { 
   const store = new EventStore(pool);
   const notifier = new Notifier(dbUrl);
   const projected = new Arrivals<number>();
+  // An event is projected when every projection has committed it (each has its own checkpoint).
   let highest = 0;
+  const reached = new Map(PROJECTIONS.map((p) => [p.name, 0]));
   const projector = createProjector(store, {
     notifier,
     pollMs: 2000,
-    onProgress: (last) => {
+    onProgress: (name, end) => {
+      reached.set(name, Math.max(reached.get(name) ?? 0, end.globalPosition));
+      const all = Math.min(...reached.values());
       const t = now();
-      for (let p = highest + 1; p <= last.globalPosition; p++) projected.mark(p, t);
-      highest = Math.max(highest, last.globalPosition);
+      for (let p = highest + 1; p <= all; p++) projected.mark(p, t);
+      highest = Math.max(highest, all);
     },
   });
   const listen = new pg.Client({ connectionString: dbUrl });

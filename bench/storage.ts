@@ -17,7 +17,7 @@ async function logBytes(pool: Pool): Promise<number> {
 
 export async function benchStorage(pool: Pool, opts: { syncs: number }): Promise<Figure[]> {
   const emu = await startEmulator({ port: 0 });
-  const account: Account = { name: 'storage', exchange: 'bybit', apiKey: 'demo-bybit-key', secret: 'demo-bybit-secret', testnet: false, options: {}, apiUrl: emu.url };
+  const account: Account = { account: 'storage', exchange: 'bybit', apiKey: 'demo-bybit-key', secret: 'demo-bybit-secret', testnet: false, options: {}, apiUrl: emu.url };
   const access = createExchangeAccess([account], {});
   const service = new SyncService(new EventStore(pool), access, silentLogger());
   try {

@@ -2,6 +2,7 @@
 // so a user fixes their environment in one pass instead of one restart per typo.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { accountStream, type AccountId } from './events/streams.js';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -80,6 +81,7 @@ const EnvSchema = z.object({
   NATS_PASS: z.string().optional(),
 });
 
+// The accounts file says `name`; inside, an account is named by its AccountId (exchange, account).
 const AccountSchema = z.strictObject({
   name: z.string().regex(ACCOUNT_NAME, 'account names match [A-Za-z0-9_-]+ (they become NATS subject tokens)'),
   exchange: exchangeId,
@@ -90,9 +92,11 @@ const AccountSchema = z.strictObject({
   apiUrl: httpUrl.optional(),
   options: z.record(z.string(), z.unknown()).default({}),
 });
-export type Account = z.infer<typeof AccountSchema>;
+const toAccount = ({ name, ...rest }: z.infer<typeof AccountSchema>): Account => ({ account: name, ...rest });
+/** A configured account: its identity (AccountId) and how to reach it. */
+export type Account = AccountId & Omit<z.infer<typeof AccountSchema>, 'name'>;
 const accountsFileSchema = (isKnown: (id: string) => boolean) =>
-  z.array(AccountSchema.extend({ exchange: exchangeId.refine(isKnown, { error: (issue) => unknownExchange(String(issue.input)) }) }));
+  z.array(AccountSchema.extend({ exchange: exchangeId.refine(isKnown, { error: (issue) => unknownExchange(String(issue.input)) }) }).transform(toAccount));
 
 export interface NatsAuth {
   creds?: string;
@@ -168,7 +172,7 @@ function envAccounts(env: Env, exchanges: string[], problems: string[], warnings
     }
     if (!secret) problems.push(`${ex}_API_SECRET: required when ${ex}_API_KEY is set`);
     accounts.push({
-      name: 'default',
+      account: 'default',
       exchange,
       apiKey,
       secret,
@@ -240,7 +244,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
 
   const seen = new Set<string>();
   for (const a of accounts) {
-    const key = `${a.exchange}:${a.name}`;
+    const key = accountStream(a);
     if (seen.has(key)) problems.push(`accounts: ${key} is defined twice`);
     seen.add(key);
   }

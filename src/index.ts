@@ -1,14 +1,17 @@
 // Library API for embedding the daemon in another Node service (the old module's web-framework
 // hook): build it from a Config, start it with the host's start-up, stop it with its shut-down.
 import { loadConfig as loadConfigFrom, type Config, type LoadOptions } from './config.js';
-import { Daemon, type AccountSelector } from './daemon/daemon.js';
+import { Daemon } from './daemon/daemon.js';
+import type { AccountFilter } from './events/streams.js';
 import { EXCHANGE_IDS } from './exchanges/ids.js';
 import type { SyncResult } from './daemon/sync.js';
 import { silentLogger, type Logger } from './log.js';
 
 export { ConfigError, type Config, type Account, type LoadOptions } from './config.js';
 export type { SyncResult } from './daemon/sync.js';
-export type { AccountSelector } from './daemon/daemon.js';
+export type { AccountId, AccountFilter } from './events/streams.js';
+/** @deprecated the same type as AccountFilter, kept for code written against 0.1. */
+export type AccountSelector = AccountFilter;
 export { migrate } from './events/migrate.js';
 // For JetStream consumers: an envelope too big for the server's max_payload arrives gzipped.
 export { decodePayload, CONTENT_ENCODING } from './daemon/relay-payload.js';
@@ -22,7 +25,7 @@ export interface ExchangeSync {
   /** Stops taking commands, finishes in-flight syncs, drains NATS, closes the pool. */
   stop(): Promise<void>;
   /** Syncs the selected accounts now (all when the selector is empty); resolves when recorded. */
-  sync(selector?: AccountSelector): Promise<SyncResult[]>;
+  sync(selector?: AccountFilter): Promise<SyncResult[]>;
 }
 
 /** The configuration from `env`; exchange ids are checked against ccxt unless `opts` says otherwise. */

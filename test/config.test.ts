@@ -44,7 +44,7 @@ test('old names parse as the old module read them', () => {
   assert.equal(c.syncEnabled, false);
   assert.equal(c.intervalMinutes, 5);
   assert.deepEqual(
-    c.accounts.map((a) => [a.exchange, a.name, a.testnet, a.apiUrl ?? null]),
+    c.accounts.map((a) => [a.exchange, a.account, a.testnet, a.apiUrl ?? null]),
     [
       ['bybit', 'default', false, null],
       ['binance', 'default', true, 'http://127.0.0.1:9480'],

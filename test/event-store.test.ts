@@ -361,7 +361,7 @@ describe('catch-up subscription', () => {
     );
   });
 
-  test('a replay read keeps only the newest body per stream of the named types, and its cursor passes the whole batch', async () => {
+  test('a selected read with a reset type keeps per stream only the events from its newest reset on, and its cursor passes the whole batch', async () => {
     const before = (await store.readAfter(START, 1_000_000)).at(-1)!;
     const [a, b] = [`replay-a-${randomUUID()}`, `replay-b-${randomUUID()}`];
     await store.append(a, testEvents(1, 1, 3));
@@ -370,7 +370,7 @@ describe('catch-up subscription', () => {
     const written = (await store.readAfter(before, 100)).filter((e) => e.streamId === a || e.streamId === b);
     assert.equal(written.length, 6);
 
-    const all = await store.readForReplay(before, 100, { bodiesOf: ['test_event'] });
+    const all = await store.readSelected(before, 100, { select: [{ types: ['test_event'], resetBy: 'test_event' }] });
     assert.equal(all.read, 6);
     assert.deepEqual(all.end, { transactionId: written[5]!.transactionId, globalPosition: written[5]!.globalPosition });
     assert.deepEqual(
@@ -382,14 +382,20 @@ describe('catch-up subscription', () => {
     );
 
     // A batch ends where the limit says: only the first append's three events, its last kept.
-    const first = await store.readForReplay(before, 3, { bodiesOf: ['test_event'] });
+    const first = await store.readSelected(before, 3, { select: [{ types: ['test_event'], resetBy: 'test_event' }] });
     assert.equal(first.read, 3);
     assert.deepEqual(first.end?.globalPosition, written[2]!.globalPosition);
     assert.deepEqual(first.events.map((e) => e.data), [{ writer: 1, n: 3 }]);
 
-    // Types not named come whole in number, without bodies.
-    const bare = await store.readForReplay(before, 100, { bodiesOf: [] });
-    assert.deepEqual(bare.events.map((e) => e.id), written.map((e) => e.id));
-    assert.ok(bare.events.every((e) => e.data === undefined));
+    // Without a reset type, every selected event, with its body.
+    const every = await store.readSelected(before, 100, { select: [{ types: ['test_event'] }] });
+    assert.deepEqual(every.events.map((e) => e.id), written.map((e) => e.id));
+    assert.deepEqual(every.events.map((e) => e.data), written.map((e) => e.data));
+
+    // Nothing selected: no events, but the cursor still passes the batch.
+    const none = await store.readSelected(before, 100, { select: [] });
+    assert.deepEqual(none.events, []);
+    assert.equal(none.read, 6);
+    assert.deepEqual(none.end, all.end);
   });
 });

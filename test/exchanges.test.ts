@@ -44,7 +44,7 @@ function makeAccount(exchange: Ex, input: Partial<EmulatorAccountInput> = {}, ex
     positions: [],
     ...input,
   } as EmulatorAccountInput);
-  return { name: `acct${seq}`, exchange, apiKey, secret, testnet: false, apiUrl: emu.url, options: {}, ...extra };
+  return { account: `acct${seq}`, exchange, apiKey, secret, testnet: false, apiUrl: emu.url, options: {}, ...extra };
 }
 
 async function rejection(p: Promise<unknown>): Promise<ExchangeError> {
@@ -89,7 +89,7 @@ describe('snapshot contents', () => {
         assert.equal(attempts, 1);
         SnapshotSchema.parse(snapshot);
         assert.equal(snapshot.exchange, exchange);
-        assert.equal(snapshot.account, account.name);
+        assert.equal(snapshot.account, account.account);
         assert.equal(snapshot.quote, 'USDT');
 
         // Zero balances (XRP) dropped, sorted by asset, totals exact to 18 decimals.
@@ -195,7 +195,7 @@ describe('snapshot contents', () => {
 describe('errors and retries', () => {
   for (const exchange of ['bybit', 'binance'] as const) {
     test(`${exchange}: a wrong key is auth, one request, not retried`, async () => {
-      const wrong: Account = { name: 'wrongkey', exchange, apiKey: 'not-a-known-key-0123456789', secret: 'whatever-secret-0123456789', testnet: false, apiUrl: emu.url, options: {} };
+      const wrong: Account = { account: 'wrongkey', exchange, apiKey: 'not-a-known-key-0123456789', secret: 'whatever-secret-0123456789', testnet: false, apiUrl: emu.url, options: {} };
       const access = createExchangeAccess([wrong], FAST);
       try {
         const err = await rejection(access.fetchSnapshot(wrong));
@@ -371,7 +371,7 @@ describe('errors and retries', () => {
 
   test('an unknown account is refused as internal', async () => {
     const access = createExchangeAccess([], FAST);
-    const err = await rejection(access.fetchSnapshot({ exchange: 'bybit', name: 'nobody' }));
+    const err = await rejection(access.fetchSnapshot({ exchange: 'bybit', account: 'nobody' }));
     assert.equal(err.errorClass, 'internal');
     await access.close();
   });
@@ -475,9 +475,9 @@ describe('pooled instances', () => {
               assert.ok(!err.message.includes(other.apiKey!) && !err.message.includes(other.secret!), 'another account in the error');
             }
           } else {
-            assert.equal(r.status, 'fulfilled', `call ${i} (${a.name}): ${r.status === 'rejected' ? String(r.reason) : ''}`);
+            assert.equal(r.status, 'fulfilled', `call ${i} (${a.account}): ${r.status === 'rejected' ? String(r.reason) : ''}`);
             const { snapshot, attempts, requests } = (r as PromiseFulfilledResult<Awaited<ReturnType<typeof access.fetchSnapshot>>>).value;
-            assert.equal(snapshot.account, a.name);
+            assert.equal(snapshot.account, a.account);
             assert.equal(attempts, 1);
             assert.deepEqual(snapshot.balances, expectedBalances(exchange, a.apiKey!));
             // Counted per call even though the instance is shared: balance, positions, tickers.

@@ -13,7 +13,7 @@ import { createPool, type Pool } from '../src/events/db.js';
 import { EventStore } from '../src/events/store.js';
 import { accountStream } from '../src/events/streams.js';
 import { silentLogger } from '../src/log.js';
-import { PROJECTOR_SUBSCRIBER } from '../src/projections/index.js';
+import { PROJECTIONS } from '../src/projections/index.js';
 import { createTestDb, type TestDb } from './support/db.js';
 
 const NATS = { url: process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222', prefix: 'http_test', stream: 'HTTP_TEST', auth: {} };
@@ -233,9 +233,9 @@ describe('/metrics', () => {
     const server = await serve(t, { metrics });
     const scrape = async () => (await get(server, '/metrics')).text;
 
-    await db.pool.query(`INSERT INTO exchange_sync.checkpoints (subscriber, transaction_id, global_position) VALUES ($1, '0', 0), ($2, '0', 0)`, [
-      PROJECTOR_SUBSCRIBER,
-      relay,
+    const projectionCheckpoints = PROJECTIONS.map((p) => p.checkpoint);
+    await db.pool.query(`INSERT INTO exchange_sync.checkpoints (subscriber, transaction_id, global_position) SELECT unnest($1::text[]), '0', 0`, [
+      [...projectionCheckpoints, relay],
     ]);
     let text = await scrape();
     assert.equal(sample(text, 'exchange_sync_projection_lag_events'), 0);
@@ -243,7 +243,7 @@ describe('/metrics', () => {
     assert.equal(sample(text, 'exchange_sync_lag_query_ok{subscriber="projections"}'), 1);
     assert.equal(sample(text, `exchange_sync_lag_query_ok{subscriber="${relay}"}`), 1);
 
-    const stream = accountStream('bybit', 'main');
+    const stream = accountStream({ exchange: 'bybit', account: 'main' });
     const appended = [];
     for (let i = 0; i < 3; i++) appended.push(await store.append(stream, [completed()]));
     await sleep(250);
@@ -257,8 +257,8 @@ describe('/metrics', () => {
     const { rows } = await db.pool.query<{ tx: string }>('SELECT transaction_id::text AS tx FROM exchange_sync.events WHERE global_position = $1', [
       appended[1]!.events[0]!.globalPosition,
     ]);
-    await db.pool.query('UPDATE exchange_sync.checkpoints SET transaction_id = $2::xid8, global_position = $3 WHERE subscriber = $1', [
-      PROJECTOR_SUBSCRIBER,
+    await db.pool.query('UPDATE exchange_sync.checkpoints SET transaction_id = $2::xid8, global_position = $3 WHERE subscriber = ANY ($1::text[])', [
+      projectionCheckpoints,
       rows[0]!.tx,
       appended[1]!.events[0]!.globalPosition,
     ]);
@@ -271,8 +271,8 @@ describe('/metrics', () => {
     const open = await db.pool.connect();
     try {
       await open.query('BEGIN');
-      await store.append(accountStream('bybit', 'slow'), [completed()], { client: open });
-      await store.append(accountStream('bybit', 'fast'), [completed()]);
+      await store.append(accountStream({ exchange: 'bybit', account: 'slow' }), [completed()], { client: open });
+      await store.append(accountStream({ exchange: 'bybit', account: 'fast' }), [completed()]);
       text = await scrape();
       assert.equal(sample(text, 'exchange_sync_projection_lag_events'), 1);
       assert.equal(sample(text, 'exchange_sync_relay_lag_events'), 3);
@@ -296,7 +296,7 @@ describe('/metrics', () => {
   test('a subscriber without a checkpoint row is behind by the whole log', async (t) => {
     const fresh = await createTestDb();
     t.after(() => fresh.drop());
-    await new EventStore(fresh.pool).append(accountStream('binance', 'x'), [completed(), completed()]);
+    await new EventStore(fresh.pool).append(accountStream({ exchange: 'binance', account: 'x' }), [completed(), completed()]);
     const server = await serve(t, { metrics: createMetrics({ pool: fresh.pool, defaultMetrics: false }) });
     const text = (await get(server, '/metrics')).text;
     assert.equal(sample(text, 'exchange_sync_projection_lag_events'), 2);

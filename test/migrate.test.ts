@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, rm, writeFile, appendFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
-import { MigrationError, SCHEMA_DIR, migrate, schemaStatus } from '../src/events/migrate.js';
+import { MigrationError, SCHEMA_DIR, assertCurrent, migrate, readMigrations, schemaStatus } from '../src/events/migrate.js';
 import { randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { EventStore } from '../src/events/store.js';
@@ -77,7 +77,7 @@ test('a database of the first release (001, 002) upgrades in place: its events s
   const dir = await mkdtemp(join(tmpdir(), 'es-schema-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   await cp(SCHEMA_DIR, dir, { recursive: true });
-  for (const f of await readdir(dir)) if (!/^00[12]_/.test(f)) await rm(join(dir, f));
+  for (const f of await readdir(dir)) if (!/^00[12]_/.test(f)) await rm(join(dir, f), { recursive: true, force: true });
   assert.deepEqual(await migrate(old.pool, dir), ['001_event_store.sql', '002_projections.sql']);
 
   const store = new EventStore(old.pool);
@@ -103,6 +103,181 @@ test('a database of the first release (001, 002) upgrades in place: its events s
   const { rows } = await old.pool.query('SELECT event_position FROM exchange_sync.sync_runs ORDER BY event_position');
   assert.deepEqual(
     rows.map((r) => Number(r.event_position)),
+    [...first.events, ...next.events].map((e) => e.globalPosition),
+  );
+});
+
+const FUNCTION_FILES = ['functions/append_events.sql', 'functions/refuse_event_change.sql'];
+
+function syncCompleted() {
+  const now = new Date().toISOString();
+  return {
+    id: randomUUID(),
+    type: 'sync_completed',
+    data: { syncId: randomUUID(), trigger: 'schedule', startedAt: now, finishedAt: now, fetchMs: 40, attempts: 1, balances: 3, positions: 0, changed: false },
+  };
+}
+
+async function schemaCopy(t: { after(fn: () => Promise<void>): void }, keep?: RegExp): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'es-schema-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await cp(SCHEMA_DIR, dir, { recursive: true });
+  if (keep) for (const f of await readdir(dir)) if (!keep.test(f)) await rm(join(dir, f), { recursive: true, force: true });
+  return dir;
+}
+
+async function prosrc(pool: TestDb['pool'], fn: string): Promise<string> {
+  const { rows } = await pool.query(`SELECT prosrc FROM pg_proc WHERE oid = $1::regproc`, [fn]);
+  return rows[0].prosrc;
+}
+
+test('a fresh database gets the numbered files, then the function files; again, nothing', async (t) => {
+  const fresh = await createTestDb({ migrate: false });
+  t.after(() => fresh.drop());
+  const applied = await migrate(fresh.pool);
+  const numbered = applied.filter((n) => /^\d{3}_/.test(n));
+  assert.deepEqual(applied, [...numbered, ...FUNCTION_FILES]);
+  assert.deepEqual(numbered.slice(0, 4), ['001_event_store.sql', '002_projections.sql', '003_sync_run_rows.sql', '004_append_on_conflict.sql']);
+  assert.deepEqual(applied, (await readMigrations()).map((f) => f.name));
+  assert.deepEqual(await migrate(fresh.pool), []);
+  const status = await schemaStatus(fresh.pool);
+  assert.deepEqual(status.pending, []);
+  assert.deepEqual(status.edited, []);
+  assert.deepEqual(status.applied, applied);
+  assertCurrent(status);
+
+  // A function file recorded once but gone from this version (its function dropped) is no concern.
+  await fresh.pool.query(`INSERT INTO exchange_sync.schema_migrations (name, checksum) VALUES ('functions/gone.sql', 'x')`);
+  assert.deepEqual((await schemaStatus(fresh.pool)).unknown, []);
+  assert.deepEqual(await migrate(fresh.pool), []);
+});
+
+test('a changed function file is pending, refused at start, and re-applied alone by migrate', async (t) => {
+  const fdb = await createTestDb();
+  t.after(() => fdb.drop());
+  const dir = await schemaCopy(t);
+  const path = join(dir, 'functions', 'append_events.sql');
+  const original = await readFile(path, 'utf8');
+  const marker = '-- changed: marker 7c1e';
+  const changed = original.replace(/\nBEGIN\n/, `\nBEGIN\n  ${marker}\n`);
+  assert.notEqual(changed, original);
+  await writeFile(path, changed);
+
+  const files = await readMigrations(dir);
+  const status = await schemaStatus(fdb.pool, files);
+  assert.deepEqual(status.pending, ['functions/append_events.sql']);
+  assert.deepEqual(status.edited, []);
+  assert.ok(!status.applied.includes('functions/append_events.sql'));
+  assert.throws(
+    () => assertCurrent(status),
+    (err: unknown) => err instanceof MigrationError && /functions\/append_events\.sql/.test(err.message),
+  );
+
+  const { rows: before } = await fdb.pool.query(`SELECT applied_at FROM exchange_sync.schema_migrations WHERE name = 'functions/append_events.sql'`);
+  assert.ok(!(await prosrc(fdb.pool, 'exchange_sync.append_events')).includes(marker));
+  assert.deepEqual(await migrate(fdb.pool, dir), ['functions/append_events.sql']);
+  assert.ok((await prosrc(fdb.pool, 'exchange_sync.append_events')).includes(marker));
+  const { rows: after } = await fdb.pool.query(
+    `SELECT checksum, applied_at FROM exchange_sync.schema_migrations WHERE name = 'functions/append_events.sql'`,
+  );
+  assert.equal(after[0].checksum, files.find((f) => f.name === 'functions/append_events.sql')?.checksum);
+  assert.ok(after[0].applied_at > before[0].applied_at);
+  assert.deepEqual(await migrate(fdb.pool, dir), []);
+  assertCurrent(await schemaStatus(fdb.pool, files));
+
+  // The body that this version ships is now the changed one, from its point of view.
+  assert.deepEqual((await schemaStatus(fdb.pool)).pending, ['functions/append_events.sql']);
+  assert.deepEqual(await migrate(fdb.pool), ['functions/append_events.sql']);
+  assert.ok(!(await prosrc(fdb.pool, 'exchange_sync.append_events')).includes(marker));
+  const appended = await new EventStore(fdb.pool).append('bybit:main', [syncCompleted()], { expectedPosition: 0 });
+  assert.equal(appended.streamPosition, 1);
+});
+
+test('a function file that fails is named, and nothing of that migrate is kept', async (t) => {
+  const fdb = await createTestDb();
+  t.after(() => fdb.drop());
+  const dir = await schemaCopy(t);
+  await appendFile(join(dir, 'functions', 'append_events.sql'), '\nSELECT no_such_function();\n');
+  await writeFile(join(dir, '999_later.sql'), 'CREATE TABLE exchange_sync.later (x int);');
+  await assert.rejects(migrate(fdb.pool, dir), (err: unknown) => {
+    assert.ok(err instanceof MigrationError);
+    assert.match(err.message, /^schema\/functions\/append_events\.sql failed: /);
+    return true;
+  });
+  const { rows } = await fdb.pool.query(`SELECT to_regclass('exchange_sync.later') AS t`);
+  assert.equal(rows[0].t, null);
+  assert.deepEqual((await schemaStatus(fdb.pool)).pending, []);
+});
+
+test('a database at 004 upgrades in place: its events stay, retries are recognized, the function files are recorded', async (t) => {
+  const old = await createTestDb({ migrate: false });
+  t.after(() => old.drop());
+  const dir = await schemaCopy(t, /^00[1-4]_/);
+  assert.deepEqual(await migrate(old.pool, dir), ['001_event_store.sql', '002_projections.sql', '003_sync_run_rows.sql', '004_append_on_conflict.sql']);
+
+  const store = new EventStore(old.pool);
+  const before = [syncCompleted(), syncCompleted()];
+  const first = await store.append('bybit:main', before);
+
+  const applied = await migrate(old.pool);
+  assert.deepEqual(applied.slice(-2), FUNCTION_FILES);
+  assert.equal((await schemaStatus(old.pool)).pending.length, 0);
+  const { rows: recorded } = await old.pool.query(
+    `SELECT name FROM exchange_sync.schema_migrations WHERE name LIKE 'functions/%' ORDER BY name`,
+  );
+  assert.deepEqual(
+    recorded.map((r) => r.name),
+    FUNCTION_FILES,
+  );
+
+  const { rows: stored } = await old.pool.query(
+    `SELECT event_id, stream_position::int AS position FROM exchange_sync.events WHERE stream_id = 'bybit:main' ORDER BY stream_position`,
+  );
+  assert.deepEqual(stored, before.map((e, i) => ({ event_id: e.id, position: i + 1 })));
+  const retry = await store.append('bybit:main', before, { expectedPosition: 0 });
+  assert.equal(retry.duplicate, true);
+  assert.deepEqual(retry.events, first.events);
+  const next = await store.append('bybit:main', [syncCompleted()], { expectedPosition: 2 });
+  assert.equal(next.streamPosition, 3);
+  assert.equal(next.duplicate, false);
+  // The trigger function, replaced by its file, still keeps the log append-only.
+  await assert.rejects(old.pool.query('DELETE FROM exchange_sync.events'), (err: unknown) => {
+    assert.equal((err as { code?: string }).code, 'ESAPP');
+    return true;
+  });
+});
+
+test('a database at 004 with projected tables keeps them: each projection goes on from the shared checkpoint it had', async (t) => {
+  const old = await createTestDb({ migrate: false });
+  t.after(() => old.drop());
+  await migrate(old.pool, await schemaCopy(t, /^00[1-4]_/));
+  const store = new EventStore(old.pool);
+  const first = await store.append('bybit:main', [syncCompleted(), syncCompleted()]);
+  // What the 004 daemon's projector left: sync_runs made by sync_run_rows, one 'projections' checkpoint.
+  await old.pool.query(`INSERT INTO exchange_sync.sync_runs SELECT * FROM exchange_sync.sync_run_rows($1::bigint[])`, [first.events.map((e) => e.globalPosition)]);
+  await old.pool.query(
+    `INSERT INTO exchange_sync.checkpoints (subscriber, transaction_id, global_position)
+     SELECT 'projections', transaction_id, global_position FROM exchange_sync.events ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+  );
+  const { rows: shared } = await old.pool.query(`SELECT transaction_id::text AS tx, global_position::int AS gp FROM exchange_sync.checkpoints`);
+
+  await migrate(old.pool);
+  const { rows: checkpoints } = await old.pool.query(
+    `SELECT subscriber, transaction_id::text AS tx, global_position::int AS gp FROM exchange_sync.checkpoints ORDER BY subscriber`,
+  );
+  assert.deepEqual(
+    checkpoints,
+    ['projection:balances', 'projection:positions', 'projection:sync_runs'].map((subscriber) => ({ subscriber, ...shared[0] })),
+  );
+  const { rows: fn } = await old.pool.query(`SELECT to_regprocedure('exchange_sync.sync_run_rows(bigint[])') AS f`);
+  assert.equal(fn[0].f, null, 'the SQL mapping of sync_runs is gone: the projection module makes the rows');
+
+  // Nothing is projected twice (sync_runs would refuse a second row per sync), and new events are.
+  const next = await store.append('bybit:main', [syncCompleted()]);
+  await catchUpProjections(store);
+  const { rows } = await old.pool.query('SELECT event_position::int AS p FROM exchange_sync.sync_runs ORDER BY event_position');
+  assert.deepEqual(
+    rows.map((r) => r.p),
     [...first.events, ...next.events].map((e) => e.globalPosition),
   );
 });

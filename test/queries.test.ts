@@ -9,14 +9,28 @@ import { EnvelopeSchema, toEnvelope } from '../src/events/envelope.js';
 import { follow } from '../src/events/follow.js';
 import { EventStore, START, type NewEvent, type RecordedEvent } from '../src/events/store.js';
 import { Notifier } from '../src/events/subscription.js';
-import { catchUpProjections } from '../src/projections/index.js';
-import { balancesAt, currentBalances, currentPositions, positionsAt, type BalanceView } from '../src/projections/queries.js';
+import type { Pool } from '../src/events/db.js';
+import type { AccountFilter } from '../src/events/streams.js';
+import {
+  balances as balancesProjection,
+  catchUpProjections,
+  positions as positionsProjection,
+  projectionAt,
+  projectionNow,
+  type BalanceRow as BalanceView,
+} from '../src/projections/index.js';
 import { multiplyDecimals } from '../src/projections/value.js';
 import { balances } from '../src/commands/balances.js';
 import { UsageError, type Command, type Values } from '../src/commands/command.js';
 import { events } from '../src/commands/events.js';
 import { positions } from '../src/commands/positions.js';
 import { createTestDb, type TestDb } from './support/db.js';
+
+// The queries the commands make: now from the live tables, or as of a moment through the projection.
+const currentBalances = (pool: Pool, filter?: AccountFilter) => projectionNow(pool, balancesProjection, filter);
+const currentPositions = (pool: Pool, filter?: AccountFilter) => projectionNow(pool, positionsProjection, filter);
+const balancesAt = (pool: Pool, at: string, filter?: AccountFilter) => projectionAt(new EventStore(pool), balancesProjection, at, filter);
+const positionsAt = (pool: Pool, at: string, filter?: AccountFilter) => projectionAt(new EventStore(pool), positionsProjection, at, filter);
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -507,5 +521,10 @@ describe('a role that may only read', () => {
       writer.map((r: BalanceView) => [r.asset, r.total]),
       [['BTC', '1']],
     );
+
+    // --at projects into temporary tables of its own session: reading the log is enough.
+    const at = await cliWith({ ...env(), DATABASE_URL: url.toString() }, 'balances', '--json', '--account', 'bybit:late', '--at', await dbNow());
+    assert.equal(at.code, 0, at.stderr);
+    assert.deepEqual(JSON.parse(at.stdout), writer);
   });
 });

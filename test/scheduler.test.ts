@@ -40,13 +40,13 @@ function result(exchange: string, account: string, status: 'ok' | 'failed', erro
 
 test('every account runs at start, then on its own offset; offsets spread across the interval', async (t) => {
   const runs: { account: string; at: number }[] = [];
-  const accounts = ['a', 'b', 'c', 'd'].map((name) => ({ exchange: 'bybit', name }));
+  const accounts = ['a', 'b', 'c', 'd'].map((name) => ({ exchange: 'bybit', account: name }));
   const scheduler = new Scheduler(accounts, {
     intervalMs: 400,
     logger: silentLogger(),
     sync: async (a) => {
-      runs.push({ account: a.name, at: Date.now() });
-      return result(a.exchange, a.name, a.name === 'd' ? 'failed' : 'ok', a.name === 'd' ? 'auth' : undefined);
+      runs.push({ account: a.account, at: Date.now() });
+      return result(a.exchange, a.account, a.account === 'd' ? 'failed' : 'ok', a.account === 'd' ? 'auth' : undefined);
     },
   });
   const t0 = Date.now();
@@ -67,13 +67,13 @@ test('syncs that cannot be recorded are logged once per outage, and the recovery
   const lines: { level: number; msg: string; syncsNotRecorded?: number }[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line)) });
   let failure: string | undefined = 'connect ECONNREFUSED 127.0.0.1:5432';
-  const accounts = ['a', 'b', 'c'].map((name) => ({ exchange: 'bybit', name }));
+  const accounts = ['a', 'b', 'c'].map((name) => ({ exchange: 'bybit', account: name }));
   const scheduler = new Scheduler(accounts, {
     intervalMs: 60,
     logger,
     sync: async (a) => {
       if (failure) throw new Error(failure);
-      return result(a.exchange, a.name, 'ok');
+      return result(a.exchange, a.account, 'ok');
     },
   });
   scheduler.begin();

@@ -20,7 +20,7 @@ let access: ExchangeAccess;
 let service: SyncService;
 
 const account = (exchange: 'bybit' | 'binance', name: string, apiKey = `${name}-key`, secret = `${name}-secret`): Account => ({
-  name,
+  account: name,
   exchange,
   apiKey,
   secret,
@@ -182,7 +182,7 @@ describe('sync -> events -> projections', () => {
         await service.sync(target, 'cli');
         await catchUpProjections(store);
       }
-      const before = await balances(target.name);
+      const before = await balances(target.account);
       if (fault) emu.injectFault({ exchange: 'bybit', apiKey: 'gamma-key', ...fault });
       t.after(() => emu.clearFaults());
       const result = await service.sync(target, 'command');
@@ -195,12 +195,12 @@ describe('sync -> events -> projections', () => {
         assert.equal(result.errorClass, errorClass);
       }
       await catchUpProjections(store);
-      assert.deepEqual(await balances(target.name), before);
+      assert.deepEqual(await balances(target.account), before);
       const { rows } = await db.pool.query(`SELECT status, error_class, error_message FROM exchange_sync.sync_runs WHERE sync_id = $1`, [result.syncId]);
       assert.equal(rows[0].status, 'failed');
       assert.equal(rows[0].error_class, result.errorClass);
       assert.ok(rows[0].error_message.length > 0);
-      const last = (await store.readStream(`bybit:${target.name}`)).at(-1)!;
+      const last = (await store.readStream(`bybit:${target.account}`)).at(-1)!;
       assert.equal(last.type, 'sync_failed');
     });
   }

@@ -4,8 +4,8 @@ import { Iso } from '../events/catalog.js';
 import { loadConfig } from '../config.js';
 import { createPool, sqlState, type Pool } from '../events/db.js';
 import { EventStore } from '../events/store.js';
-import { catchUpProjections } from '../projections/index.js';
-import { balancesAt, currentBalances, type AccountFilter, type BalanceView } from '../projections/queries.js';
+import type { AccountFilter } from '../events/streams.js';
+import { balances as balancesProjection, catchUpProjections, projectionAt, projectionNow, type BalanceRow, type Projection } from '../projections/index.js';
 import { stringFlag, UsageError, type Command, type Options, type Values } from './command.js';
 
 /**
@@ -13,9 +13,9 @@ import { stringFlag, UsageError, type Command, type Options, type Values } from 
  * that may only read (a reporting user) cannot write the projections: it gets the tables as the
  * daemon last projected them, and a line on stderr saying so.
  */
-async function catchUpOrSay(pool: Pool): Promise<void> {
+async function catchUpOrSay(pool: Pool, projection: Projection): Promise<void> {
   try {
-    await catchUpProjections(new EventStore(pool));
+    await catchUpProjections(new EventStore(pool), undefined, { projections: [projection] });
   } catch (err) {
     if (sqlState(err) !== '42501') throw err;
     process.stderr.write('exchange-sync: no write access to bring the projections up to date; showing them as the daemon last projected them\n');
@@ -35,8 +35,8 @@ export interface HoldingsSpec<R> {
   noun: string;
   /** Extra --help paragraph. */
   about: string;
-  current(db: Pool, filter: AccountFilter): Promise<R[]>;
-  at(db: Pool, at: string, filter: AccountFilter): Promise<R[]>;
+  /** The projection it shows, now or as of a moment. */
+  projection: Projection<R>;
   columns: Column<R>[];
 }
 
@@ -130,10 +130,10 @@ Database: DATABASE_URL, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME. See docs
       try {
         let rows: R[];
         if (at === undefined) {
-          await catchUpOrSay(pool);
-          rows = await spec.current(pool, filter);
+          await catchUpOrSay(pool, spec.projection);
+          rows = await projectionNow(pool, spec.projection, filter);
         } else {
-          rows = await spec.at(pool, at, filter);
+          rows = await projectionAt(new EventStore(pool), spec.projection, at, filter);
         }
         if (json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
         else if (rows.length === 0) process.stdout.write(`no ${spec.noun}${at === undefined ? '' : ` recorded at or before ${at}`}\n`);
@@ -146,14 +146,13 @@ Database: DATABASE_URL, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME. See docs
   };
 }
 
-export const balances = holdingsCommand<BalanceView>({
+export const balances = holdingsCommand<BalanceRow>({
   name: 'balances',
   noun: 'balances',
   about: `Prints each account's balances: free, used and total per asset, the last price in the
 snapshot's quote currency, and value = total x price (exact; "-" when there is no price).
 AS_OF is when the holding was last observed (the newest fetch of that account).`,
-  current: currentBalances,
-  at: balancesAt,
+  projection: balancesProjection,
   columns: [
     { header: 'EXCHANGE', cell: (r) => r.exchange },
     { header: 'ACCOUNT', cell: (r) => r.account },

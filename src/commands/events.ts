@@ -1,12 +1,12 @@
 // `exchange-sync events`: prints the log in the order subscribers see it, optionally following
 // new commits. Read-only: it keeps its place in memory and writes no checkpoint.
 import { loadConfig } from '../config.js';
-import type { EventData } from '../events/catalog.js';
 import { createPool } from '../events/db.js';
 import { toEnvelope } from '../events/envelope.js';
 import { follow } from '../events/follow.js';
 import { EventStore, type RecordedEvent } from '../events/store.js';
 import { Notifier } from '../events/subscription.js';
+import { tryCurrent } from '../events/typed-events.js';
 import { intFlag, type Command } from './command.js';
 
 const SUMMARY_MAX = 120;
@@ -15,22 +15,21 @@ const SUMMARY_MAX = 120;
 export function summarize(e: RecordedEvent): string {
   // Only the versions written here are known by shape; anything else shows its raw data.
   const text = (() => {
-    if (e.version !== 1) return JSON.stringify(e.data);
-    switch (e.type) {
+    // Shown as this release reads it (upcast to the current version); unknown events raw.
+    const c = tryCurrent(e);
+    switch (c?.type) {
       case 'snapshot_recorded': {
-        const { snapshot: s } = e.data as EventData<'snapshot_recorded'>;
+        const s = c.data.snapshot;
         return `${s.balances.length} balances, ${s.positions.length} positions, fetched ${s.fetchedAt}`;
       }
-      case 'snapshot_unchanged': {
-        const d = e.data as EventData<'snapshot_unchanged'>;
-        return `unchanged, fetched ${d.fetchedAt}`;
-      }
+      case 'snapshot_unchanged':
+        return `unchanged, fetched ${c.data.fetchedAt}`;
       case 'sync_completed': {
-        const d = e.data as EventData<'sync_completed'>;
+        const d = c.data;
         return `ok (${d.trigger}) ${d.changed ? 'changed' : 'unchanged'}, ${d.balances} balances, ${d.positions} positions, ${d.fetchMs} ms, attempts ${d.attempts}`;
       }
       case 'sync_failed': {
-        const d = e.data as EventData<'sync_failed'>;
+        const d = c.data;
         return `failed (${d.trigger}) ${d.errorClass}${d.retryable ? ' retryable' : ''}, attempt ${d.attempt}: ${d.message}`;
       }
       default:

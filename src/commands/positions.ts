@@ -1,15 +1,14 @@
 // `exchange-sync positions`: open derivatives positions, current or as of a past moment.
-import { currentPositions, positionsAt, type PositionView } from '../projections/queries.js';
+import { positions as positionsProjection, type PositionRow } from '../projections/index.js';
 import { holdingsCommand } from './balances.js';
 
-export const positions = holdingsCommand<PositionView>({
+export const positions = holdingsCommand<PositionRow>({
   name: 'positions',
   noun: 'positions',
   about: `Prints each account's open positions: side, contracts, entry, mark and liquidation price,
 notional, unrealized PnL, leverage and margin mode, as the exchange reported them ("-" where it
 did not). AS_OF is when the position was last observed (the newest fetch of that account).`,
-  current: currentPositions,
-  at: positionsAt,
+  projection: positionsProjection,
   columns: [
     { header: 'EXCHANGE', cell: (r) => r.exchange },
     { header: 'ACCOUNT', cell: (r) => r.account },

@@ -2,7 +2,7 @@ import { loadConfig } from '../config.js';
 import { createPool } from '../events/db.js';
 import { assertCurrent, schemaStatus } from '../events/migrate.js';
 import { EventStore } from '../events/store.js';
-import { PROJECTIONS, rebuild as rebuildProjections, type ProjectionName } from '../projections/index.js';
+import { PROJECTION_NAMES, rebuild as rebuildProjections } from '../projections/index.js';
 import { stringFlag, UsageError, type Command } from './command.js';
 
 export const rebuild: Command = {
@@ -14,12 +14,12 @@ atomically. Safe while a daemon is running: syncs recorded during the rebuild en
 new tables. Shows progress on a terminal.
 
 Options:
-  --projection NAME   one of ${PROJECTIONS.join(', ')}; default all`,
+  --projection NAME   one of ${PROJECTION_NAMES.join(', ')}; default all`,
   options: { projection: { type: 'string' } },
   async run(values) {
     const name = stringFlag(values, 'projection');
-    if (name !== undefined && !(PROJECTIONS as readonly string[]).includes(name)) {
-      throw new UsageError(`--projection must be one of ${PROJECTIONS.join(', ')}, got "${name}"`);
+    if (name !== undefined && !PROJECTION_NAMES.includes(name)) {
+      throw new UsageError(`--projection must be one of ${PROJECTION_NAMES.join(', ')}, got "${name}"`);
     }
     const config = loadConfig();
     const pool = createPool(config.database.connectionString, { max: 2 });
@@ -28,7 +28,7 @@ Options:
       const tty = process.stderr.isTTY === true;
       const started = performance.now();
       const result = await rebuildProjections(new EventStore(pool), {
-        projections: name ? [name as ProjectionName] : undefined,
+        projections: name ? [name] : undefined,
         onProgress: ({ done, total }) => {
           if (!tty) return;
           const pct = total ? Math.min(100, Math.floor((done / total) * 100)) : 100;

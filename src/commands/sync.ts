@@ -2,6 +2,7 @@ import { loadConfig, parseLogLevel, type Account } from '../config.js';
 import { createPool } from '../events/db.js';
 import { migrate } from '../events/migrate.js';
 import { EventStore } from '../events/store.js';
+import { accountStream } from '../events/streams.js';
 import { createExchangeAccess } from '../exchanges/index.js';
 import { EXCHANGE_IDS } from '../exchanges/ids.js';
 import { createLogger, flushLogger } from '../log.js';
@@ -60,7 +61,7 @@ per-account results go to stdout.`,
       let failed = 0;
       for (const [i, r] of results.entries()) {
         const a = accounts[i]!;
-        const line = describe(`${a.exchange}:${a.name}`, r);
+        const line = describe(accountStream(a), r);
         if (r.status === 'rejected' || r.value.status === 'failed') failed++;
         process.stdout.write(`${line}\n`);
       }
@@ -77,9 +78,10 @@ per-account results go to stdout.`,
 function selectAccounts(all: Account[], exchanges: string[] | undefined, names: string[] | undefined): Account[] {
   let selected = exchanges ? all.filter((a) => exchanges.includes(a.exchange)) : all;
   if (names) {
-    const unknown = names.filter((n) => !selected.some((a) => a.name === n || `${a.exchange}:${a.name}` === n));
+    const named = (a: Account, n: string) => a.account === n || accountStream(a) === n;
+    const unknown = names.filter((n) => !selected.some((a) => named(a, n)));
     if (unknown.length) throw new UsageError(`--accounts: no configured account named ${unknown.join(', ')}`);
-    selected = selected.filter((a) => names.includes(a.name) || names.includes(`${a.exchange}:${a.name}`));
+    selected = selected.filter((a) => names.some((n) => named(a, n)));
   }
   return selected;
 }

@@ -9,9 +9,11 @@ import type { SyncTrigger } from '../events/catalog.js';
 import { createPool, type Pool } from '../events/db.js';
 import { assertCurrent, schemaStatus } from '../events/migrate.js';
 import { EventStore } from '../events/store.js';
-import { Notifier, type Subscription } from '../events/subscription.js';
+import { accountStream, matchesFilter, type AccountFilter, type AccountId } from '../events/streams.js';
+import { Notifier } from '../events/subscription.js';
 import { createExchangeAccess, type ExchangeAccess, type ExchangeAccessOptions } from '../exchanges/index.js';
-import { createProjector } from '../projections/index.js';
+import { backoffMs } from '../backoff.js';
+import { createProjector, lastSyncs, type Projector } from '../projections/index.js';
 import { CommandEndpoints, CommandError, type SyncCommand } from './commands.js';
 import { connectNats, type NatsConnection } from './nats.js';
 import { Scheduler } from './scheduler.js';
@@ -29,10 +31,8 @@ export interface DaemonOptions {
   pollMs?: number;
 }
 
-export interface AccountSelector {
-  exchange?: string;
-  account?: string;
-}
+// PostgreSQL and NATS at start: one loop each, so no jitter; capped, as an outage may be long.
+const RECONNECT = { baseMs: 500, maxMs: 30_000 };
 
 async function within<T>(ms: number, work: Promise<T>): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -54,7 +54,7 @@ async function waitForPostgres(pool: Pool, logger: Logger, stopped: () => boolea
     } catch (err) {
       if (stopped()) throw err;
       if (attempt === 0) logger.warn({ err: (err as Error).message }, 'PostgreSQL unreachable; retrying with backoff');
-      await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** Math.min(attempt, 6))));
+      await new Promise((r) => setTimeout(r, backoffMs(RECONNECT, attempt + 1)));
     }
   }
 }
@@ -66,7 +66,7 @@ export class Daemon {
   readonly notifier: Notifier;
   private readonly access: ExchangeAccess;
   private readonly service: SyncService;
-  private readonly projector: Subscription;
+  private readonly projector: Projector;
   private readonly scheduler: Scheduler;
   private readonly wiring: DaemonWiring;
   private commands: CommandEndpoints | undefined;
@@ -135,7 +135,7 @@ export class Daemon {
         break;
       } catch (err) {
         if (attempt === 0) this.logger.warn({ err: (err as Error).message, url: this.config.nats.url }, 'NATS unreachable; syncing and recording go on, retrying with backoff');
-        await Promise.race([new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** Math.min(attempt, 6)))), this.stopSignal]);
+        await Promise.race([new Promise((r) => setTimeout(r, backoffMs(RECONNECT, attempt + 1))), this.stopSignal]);
       }
     }
     if (!nc) return;
@@ -157,14 +157,14 @@ export class Daemon {
   }
 
   /** Selects configured accounts; an empty selection is an error (unknown exchange or account). */
-  select(selector: AccountSelector): Account[] {
+  select(selector: AccountFilter): Account[] {
     const { exchange, account } = selector;
-    const selected = this.config.accounts.filter((a) => (exchange === undefined || a.exchange === exchange) && (account === undefined || a.name === account));
+    const selected = this.config.accounts.filter((a) => matchesFilter(a, selector));
     if (selected.length === 0) throw new CommandError(404, `no configured account matches ${JSON.stringify({ exchange, account })}`);
     return selected;
   }
 
-  async sync(selector: AccountSelector = {}, trigger: SyncTrigger = 'api'): Promise<SyncResult[]> {
+  async sync(selector: AccountFilter = {}, trigger: SyncTrigger = 'api'): Promise<SyncResult[]> {
     const accounts = this.select(selector);
     return Promise.all(accounts.map((a) => this.runSync(a, trigger)));
   }
@@ -172,7 +172,7 @@ export class Daemon {
   private async onSyncCommand(cmd: SyncCommand) {
     if (this.stopping) throw new CommandError(503, 'daemon is shutting down');
     const accounts = this.select(cmd);
-    const accepted = accounts.map((a) => ({ exchange: a.exchange, account: a.name }));
+    const accepted = accounts.map((a): AccountId => ({ exchange: a.exchange, account: a.account }));
     const running = Promise.all(accounts.map((a) => this.runSync(a, 'command')));
     if (!cmd.wait) {
       running.catch((err) => this.logger.error({ err: (err as Error).message }, 'commanded sync could not be recorded'));
@@ -181,7 +181,7 @@ export class Daemon {
     return { daemon: this.id, accepted, results: await running };
   }
 
-  private async runSync(account: Pick<Account, 'exchange' | 'name'>, trigger: SyncTrigger): Promise<SyncResult> {
+  private async runSync(account: AccountId, trigger: SyncTrigger): Promise<SyncResult> {
     const result = await this.service.sync(account, trigger);
     this.wiring.recordSync(result);
     if (trigger !== 'schedule') this.scheduler.observe(result);
@@ -189,22 +189,17 @@ export class Daemon {
   }
 
   async status(): Promise<unknown> {
-    const { rows } = await this.pool.query<{ exchange: string; account: string; status: string; finished_at: Date; sync_id: string; error_class: string | null }>(
-      `SELECT DISTINCT ON (exchange, account) exchange, account, status, finished_at, sync_id, error_class
-       FROM exchange_sync.sync_runs ORDER BY exchange, account, started_at DESC`,
-    );
-    const last = new Map(rows.map((r) => [`${r.exchange}:${r.account}`, r]));
-    const next = new Map(this.scheduler.nextRuns().map((n) => [`${n.exchange}:${n.account}`, n]));
+    const last = new Map((await lastSyncs(this.pool)).map((l) => [accountStream(l), l]));
+    const next = new Map(this.scheduler.nextRuns().map((n) => [accountStream(n), n]));
     return {
       daemon: { id: this.id, pid: process.pid, startedAt: this.startedAt.toISOString(), syncsInFlight: this.service.inFlight, scheduling: this.config.syncEnabled },
       accounts: this.config.accounts.map((a) => {
-        const key = `${a.exchange}:${a.name}`;
-        const l = last.get(key);
-        const n = next.get(key);
+        const l = last.get(accountStream(a));
+        const n = next.get(accountStream(a));
         return {
           exchange: a.exchange,
-          account: a.name,
-          lastSync: l ? { syncId: l.sync_id, status: l.status, finishedAt: l.finished_at.toISOString(), errorClass: l.error_class } : null,
+          account: a.account,
+          lastSync: l ? { syncId: l.syncId, status: l.status, finishedAt: l.finishedAt, errorClass: l.errorClass } : null,
           nextScheduledAt: n?.next ? new Date(n.next).toISOString() : null,
           consecutiveFailures: n?.failures ?? 0,
         };

@@ -4,8 +4,8 @@
 // one), so an embedding service or a test can hold several.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Queryable } from '../events/db.js';
-import { heldBack, subscriberLag, type HeldBack, type SubscriberLag } from '../events/lag.js';
-import { PROJECTOR_SUBSCRIBER } from '../projections/index.js';
+import { heldBack, subscriberLags, worstLag, type HeldBack, type SubscriberLag } from '../events/lag.js';
+import { PROJECTIONS, type Projection } from '../projections/index.js';
 import type { SyncResult } from './sync.js';
 
 export const METRICS_PREFIX = 'exchange_sync_';
@@ -15,8 +15,8 @@ export interface MetricsOptions {
   pool?: Queryable;
   /** Checkpoint name of the JetStream relay; the relay lag gauges exist only when it is given. */
   relaySubscriber?: string;
-  /** Checkpoint name of the projector; PROJECTOR_SUBSCRIBER unless a test says otherwise. */
-  projectionSubscriber?: string;
+  /** The projections whose lag is shown; the registry's unless a test says otherwise. */
+  projections?: readonly Pick<Projection, 'name' | 'checkpoint'>[];
   /** Upper bound on one scrape's lag query: Prometheus gives up on a scrape after 10 s by default. */
   lagTimeoutMs?: number;
   /** Process metrics (CPU, memory, event loop, GC); on unless an embedding service has its own. */
@@ -78,11 +78,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     }),
   };
 
-  if (opts.pool) {
-    const subscribers: { kind: 'relay' | 'projection'; name: string }[] = [{ kind: 'projection', name: opts.projectionSubscriber ?? PROJECTOR_SUBSCRIBER }];
-    if (opts.relaySubscriber) subscribers.unshift({ kind: 'relay', name: opts.relaySubscriber });
-    registerLagGauges(registry, opts.pool, subscribers, opts.lagTimeoutMs ?? 2000);
-  }
+  if (opts.pool) registerLagGauges(registry, opts.pool, opts.relaySubscriber, opts.projections ?? PROJECTIONS, opts.lagTimeoutMs ?? 2000);
   return metrics;
 }
 
@@ -101,7 +97,14 @@ export function recordSync(metrics: Metrics, result: SyncResult): void {
 
 // A failed lag query sets the gauges to NaN rather than leaving the last value: a stale number
 // looks like a healthy, frozen lag, while NaN shows as a gap. lag_query_ok says why it is a gap.
-function registerLagGauges(registry: Registry, pool: Queryable, subscribers: { kind: 'relay' | 'projection'; name: string }[], timeoutMs: number): void {
+// Two lag queries per scrape: the relay's, and one for every projection ("projections").
+function registerLagGauges(
+  registry: Registry,
+  pool: Queryable,
+  relay: string | undefined,
+  projections: readonly Pick<Projection, 'name' | 'checkpoint'>[],
+  timeoutMs: number,
+): void {
   // prom-client starts every metric's collect() in the same tick, so the gauges that one query
   // answers share it per scrape.
   const inFlight = new Map<string, Promise<unknown>>();
@@ -115,8 +118,14 @@ function registerLagGauges(registry: Registry, pool: Queryable, subscribers: { k
     }
     return p;
   };
-  const lagOf = (name: string) => once<SubscriberLag>(`lag of ${name}`, () => subscriberLag(pool, name));
+  const checkpoints = projections.map((p) => p.checkpoint);
+  const projectionLags = () => once('lag of the projections', () => subscriberLags(pool, checkpoints));
+  const relayLag = () => once('lag of the relay', async () => (await subscriberLags(pool, [relay!])).get(relay!));
   const held = () => once<HeldBack>('held back events', () => heldBack(pool));
+  const worst = async () => {
+    const lags = await projectionLags();
+    return lags && worstLag(lags.values());
+  };
 
   new Gauge({
     name: `${METRICS_PREFIX}held_back_events`,
@@ -134,32 +143,54 @@ function registerLagGauges(registry: Registry, pool: Queryable, subscribers: { k
       this.set((await held())?.seconds ?? NaN);
     },
   });
-  for (const { kind, name } of subscribers) {
+  const lagGauges = (kind: string, what: string, lag: () => Promise<SubscriberLag | undefined>) => {
     new Gauge({
       name: `${METRICS_PREFIX}${kind}_lag_events`,
-      help: `Events recorded but not yet processed by the ${kind} (checkpoint "${name}").`,
+      help: `Events recorded but not yet processed by ${what}.`,
       registers: [registry],
       async collect() {
-        this.set((await lagOf(name))?.events ?? NaN);
+        this.set((await lag())?.events ?? NaN);
       },
     });
     new Gauge({
       name: `${METRICS_PREFIX}${kind}_lag_seconds`,
-      help: `Age of the oldest event the ${kind} (checkpoint "${name}") has not processed yet; 0 when caught up.`,
+      help: `Age of the oldest event ${what} has not processed yet; 0 when caught up.`,
       registers: [registry],
       async collect() {
-        this.set((await lagOf(name))?.seconds ?? NaN);
+        this.set((await lag())?.seconds ?? NaN);
       },
     });
-  }
+  };
+  if (relay) lagGauges('relay', `the relay (checkpoint "${relay}")`, relayLag);
+  lagGauges('projection', 'the projection furthest behind', worst);
+  const perProjection = (field: keyof SubscriberLag) =>
+    async function collect(this: Gauge<'projection'>) {
+      const lags = await projectionLags();
+      for (const p of projections) this.set({ projection: p.name }, lags?.get(p.checkpoint)?.[field] ?? NaN);
+    };
+  new Gauge({
+    name: `${METRICS_PREFIX}projection_checkpoint_lag_events`,
+    help: 'Events recorded but not yet applied, per projection (each has its own checkpoint).',
+    labelNames: ['projection'] as const,
+    registers: [registry],
+    collect: perProjection('events'),
+  });
+  new Gauge({
+    name: `${METRICS_PREFIX}projection_checkpoint_lag_seconds`,
+    help: 'Age of the oldest event not yet applied, per projection; 0 when caught up.',
+    labelNames: ['projection'] as const,
+    registers: [registry],
+    collect: perProjection('seconds'),
+  });
   new Gauge({
     name: `${METRICS_PREFIX}lag_query_ok`,
-    help: '1 when this scrape could read the subscriber lag from PostgreSQL, 0 when it failed (the lag gauges are NaN then; held_back_* too when that query fails).',
+    help: '1 when this scrape could read the lag from PostgreSQL, 0 when it failed (the lag gauges are NaN then; held_back_* too when that query fails). subscriber: the relay\'s checkpoint, or "projections" for all projections.',
     labelNames: ['subscriber'] as const,
     registers: [registry],
     async collect() {
-      const lags = await Promise.all(subscribers.map(({ name }) => lagOf(name)));
-      subscribers.forEach(({ name }, i) => this.set({ subscriber: name }, lags[i] ? 1 : 0));
+      const [r, p] = await Promise.all([relay ? relayLag() : undefined, projectionLags()]);
+      if (relay) this.set({ subscriber: relay }, r ? 1 : 0);
+      this.set({ subscriber: 'projections' }, p ? 1 : 0);
     },
   });
 }

@@ -12,7 +12,8 @@ import { lockCheckpoint, saveCheckpoint } from '../events/checkpoints.js';
 import { withTransaction, type PoolClient, type Queryable } from '../events/db.js';
 import { toEnvelope } from '../events/envelope.js';
 import { subscriberLag, type SubscriberLag } from '../events/lag.js';
-import { cursorOf, type Cursor, type EventStore, type RecordedEvent } from '../events/store.js';
+import { compareCursors, cursorOf, type Cursor } from '../events/cursor.js';
+import type { EventStore, RecordedEvent } from '../events/store.js';
 import { parseAccountStream } from '../events/streams.js';
 import { Subscription, type Notifier } from '../events/subscription.js';
 import { ensureStream } from './jetstream-stream.js';
@@ -42,7 +43,7 @@ export interface RelayOptions {
 }
 
 export interface RelayStats {
-  /** Messages this process added to the stream. */
+  /** Messages this process added to the stream (one whose ack a server stop lost is counted when the next pass finds it there). */
   relayed: number;
   /** Publishes the stream recognized by Nats-Msg-Id as already stored (a retried pass). */
   duplicates: number;
@@ -61,13 +62,6 @@ export interface RelayStats {
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 const EVENT_TYPE = /^[a-z][a-z0-9_]*$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function compareCursors(a: Cursor, b: Cursor): number {
-  const ta = BigInt(a.transactionId);
-  const tb = BigInt(b.transactionId);
-  if (ta !== tb) return ta < tb ? -1 : 1;
-  return a.globalPosition - b.globalPosition;
-}
 
 export function eventSubject(prefix: string, e: Pick<RecordedEvent, 'streamId' | 'type'>): string {
   const { exchange, account } = parseAccountStream(e.streamId);
@@ -94,6 +88,10 @@ export class Relay {
   // Set until set-up succeeds and after any failed pass: the stream may have been deleted (then
   // it is created again, empty, and relaying goes on from the checkpoint).
   private needsStream = true;
+  // Published by this process, ack not (yet) received: a server that stops between storing a
+  // message and acking it leaves such an event in the stream. The next pass finds it there and
+  // counts it as relayed by us, not as found.
+  private readonly unacked = new Set<string>();
   private started = false;
   private readonly counters: RelayStats = {
     relayed: 0,
@@ -237,7 +235,8 @@ export class Relay {
       const cursor = cursorOf(event);
       if (skipThrough) {
         if (compareCursors(cursor, skipThrough) <= 0) {
-          this.counters.skipped += 1;
+          if (this.unacked.delete(event.id)) this.counters.relayed += 1;
+          else this.counters.skipped += 1;
           continue;
         }
         skipThrough = undefined;
@@ -259,13 +258,18 @@ export class Relay {
     const h = natsHeaders();
     for (const [k, v] of own) h.set(k, v);
     if (payload.gzip) h.set(CONTENT_ENCODING, 'gzip');
+    const retried = this.unacked.has(event.id);
+    // Ids left by passes another daemon finished for us are never cleared otherwise.
+    if (this.unacked.size > 10_000) this.unacked.clear();
+    this.unacked.add(event.id);
     const ack = await this.js.publish(subject, payload.data, {
       msgID: event.id,
       expect: { streamName: this.opts.streamName },
       headers: h,
       timeout: this.publishTimeoutMs,
     });
-    if (ack.duplicate) {
+    this.unacked.delete(event.id);
+    if (ack.duplicate && !retried) {
       this.counters.duplicates += 1;
     } else {
       this.counters.relayed += 1;

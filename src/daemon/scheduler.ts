@@ -4,18 +4,14 @@
 // that keeps failing skips ticks: doubling up to 8 intervals, auth/permission failures start at
 // 4 intervals and go up to 48 (a revoked key is not fixed by asking again every 30 minutes).
 import type { Logger } from 'pino';
+import type { AccountId } from '../events/streams.js';
 import type { SyncResult } from './sync.js';
-
-export interface ScheduledAccount {
-  exchange: string;
-  name: string;
-}
 
 export interface SchedulerOptions {
   intervalMs: number;
   logger: Logger;
   /** Runs one sync; must not throw for a failed sync (it returns status 'failed'). */
-  sync: (account: ScheduledAccount) => Promise<SyncResult>;
+  sync: (account: AccountId) => Promise<SyncResult>;
   now?: () => number;
 }
 
@@ -37,7 +33,7 @@ export function backoffIntervals(failures: number, authLike: boolean): number {
 }
 
 interface Slot {
-  account: ScheduledAccount;
+  account: AccountId;
   offset: number;
   timer?: NodeJS.Timeout;
   failures: number;
@@ -54,7 +50,7 @@ export class Scheduler {
   private outage?: { since: number; lost: number; error: string };
 
   constructor(
-    accounts: ScheduledAccount[],
+    accounts: AccountId[],
     private readonly opts: SchedulerOptions,
   ) {
     this.now = opts.now ?? Date.now;
@@ -75,13 +71,13 @@ export class Scheduler {
 
   /** Feed results of syncs started elsewhere (commands), so backoff reflects them too. */
   observe(result: SyncResult): void {
-    const slot = this.slots.find((s) => s.account.exchange === result.exchange && s.account.name === result.account);
+    const slot = this.slots.find((s) => s.account.exchange === result.exchange && s.account.account === result.account);
     if (slot) this.record(slot, result);
   }
 
   /** When each account runs next (ms since epoch), for status replies. */
-  nextRuns(): { exchange: string; account: string; next: number | null; failures: number }[] {
-    return this.slots.map((s) => ({ exchange: s.account.exchange, account: s.account.name, next: this.running ? (s.next ?? null) : null, failures: s.failures }));
+  nextRuns(): (AccountId & { next: number | null; failures: number })[] {
+    return this.slots.map((s) => ({ exchange: s.account.exchange, account: s.account.account, next: this.running ? (s.next ?? null) : null, failures: s.failures }));
   }
 
   private record(slot: Slot, result: SyncResult): void {
@@ -112,7 +108,7 @@ export class Scheduler {
       // a different error is news (the database is back but refuses us, say) and is logged again.
       slot.failures += 1;
       const error = (err as Error).message;
-      const fields = { exchange: slot.account.exchange, account: slot.account.name, err: error };
+      const fields = { exchange: slot.account.exchange, account: slot.account.account, err: error };
       if (this.outage?.error === error) {
         this.outage.lost += 1;
         this.opts.logger.debug(fields, 'scheduled sync could not be recorded');

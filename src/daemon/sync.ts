@@ -4,18 +4,16 @@
 // database never interleave an account's syncs.
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Account } from '../config.js';
 import type { EventData, Snapshot, SyncTrigger } from '../events/catalog.js';
 import type { Queryable } from '../events/db.js';
 import type { EventStore, NewEvent } from '../events/store.js';
-import { accountStream } from '../events/streams.js';
+import { accountStream, type AccountId } from '../events/streams.js';
+import { tryCurrent } from '../events/typed-events.js';
 import { ExchangeError, type ExchangeAccess, type SnapshotResult } from '../exchanges/index.js';
 import { Limiter } from '../exchanges/limiter.js';
 
-export interface SyncResult {
+export interface SyncResult extends AccountId {
   syncId: string;
-  exchange: string;
-  account: string;
   status: 'ok' | 'failed';
   changed?: boolean;
   errorClass?: ExchangeError['errorClass'];
@@ -63,8 +61,8 @@ export class SyncService {
     await Promise.allSettled([...this.running.values()]);
   }
 
-  sync(account: Pick<Account, 'exchange' | 'name'>, trigger: SyncTrigger): Promise<SyncResult> {
-    const stream = accountStream(account.exchange, account.name);
+  sync(account: AccountId, trigger: SyncTrigger): Promise<SyncResult> {
+    const stream = accountStream(account);
     const existing = this.running.get(stream);
     if (existing) return existing;
     const run = this.slots.run(() => this.run(account, stream, trigger)).finally(() => this.running.delete(stream));
@@ -72,8 +70,8 @@ export class SyncService {
     return run;
   }
 
-  private async run(account: Pick<Account, 'exchange' | 'name'>, stream: string, trigger: SyncTrigger): Promise<SyncResult> {
-    const log = this.logger.child({ exchange: account.exchange, account: account.name });
+  private async run(account: AccountId, stream: string, trigger: SyncTrigger): Promise<SyncResult> {
+    const log = this.logger.child({ exchange: account.exchange, account: account.account });
     const client = await this.store.pool.connect();
     let broken = false;
     try {
@@ -101,7 +99,7 @@ export class SyncService {
           const result: SyncResult = {
             syncId,
             exchange: account.exchange,
-            account: account.name,
+            account: account.account,
             status: fetched ? 'ok' : 'failed',
             changed: fetched ? events[0]!.type === 'snapshot_recorded' : undefined,
             errorClass: failure?.errorClass,
@@ -146,7 +144,8 @@ export class SyncService {
     const { snapshot } = fetched;
     const hash = contentHash(snapshot);
     const last = await this.store.lastOfTypes(stream, ['snapshot_recorded', 'snapshot_unchanged'], client);
-    const previous = (last?.data as { contentHash?: string } | undefined)?.contentHash;
+    const seen = last && tryCurrent(last);
+    const previous = seen?.type === 'snapshot_recorded' || seen?.type === 'snapshot_unchanged' ? seen.data.contentHash : undefined;
     const changed = previous !== hash;
     const snapshotEvent: NewEvent = changed
       ? { type: 'snapshot_recorded', data: { syncId, contentHash: hash, snapshot } satisfies EventData<'snapshot_recorded'> }

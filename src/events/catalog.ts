@@ -54,61 +54,79 @@ export type ErrorClass = z.infer<typeof ErrorClass>;
 
 const syncId = z.uuid();
 
+const SnapshotRecordedV1 = z.object({
+  syncId,
+  contentHash: z.string().regex(/^[0-9a-f]{64}$/),
+  snapshot: SnapshotSchema,
+});
+
+const SnapshotUnchangedV1 = z.object({
+  syncId,
+  contentHash: z.string().regex(/^[0-9a-f]{64}$/),
+  fetchedAt: Iso,
+  exchangeTime: Iso.nullable(),
+});
+
+const SyncCompletedV1 = z.object({
+  syncId,
+  trigger: SyncTrigger,
+  startedAt: Iso,
+  finishedAt: Iso,
+  fetchMs: z.number().int().nonnegative(),
+  attempts: z.number().int().positive(),
+  balances: z.number().int().nonnegative(),
+  positions: z.number().int().nonnegative(),
+  changed: z.boolean(),
+});
+
+const SyncFailedV1 = z.object({
+  syncId,
+  trigger: SyncTrigger,
+  startedAt: Iso,
+  finishedAt: Iso,
+  errorClass: ErrorClass,
+  message: z.string(),
+  retryable: z.boolean(),
+  attempt: z.number().int().positive(),
+});
+
+/**
+ * One event type: the schema of every version the log may hold, the version appends write, and
+ * for each older version a function that turns its data into the current version's. Readers see
+ * only current data, so a new version means a new upcaster here and no change in any reader that
+ * does not use the new fields. Each upcaster goes straight to the current version (compose them
+ * when a third version comes), which keeps every one of them typed end to end.
+ */
+export function defineEvent<const V extends Record<number, z.ZodType>, const C extends keyof V & number>(def: {
+  versions: V;
+  current: C;
+  upcast: NoInfer<{ [K in Exclude<keyof V & number, C>]: (data: z.infer<V[K]>) => z.infer<V[C]> }>;
+}) {
+  return def;
+}
+
 export const catalog = {
-  snapshot_recorded: {
-    1: z.object({
-      syncId,
-      contentHash: z.string().regex(/^[0-9a-f]{64}$/),
-      snapshot: SnapshotSchema,
-    }),
-  },
-  snapshot_unchanged: {
-    1: z.object({
-      syncId,
-      contentHash: z.string().regex(/^[0-9a-f]{64}$/),
-      fetchedAt: Iso,
-      exchangeTime: Iso.nullable(),
-    }),
-  },
-  sync_completed: {
-    1: z.object({
-      syncId,
-      trigger: SyncTrigger,
-      startedAt: Iso,
-      finishedAt: Iso,
-      fetchMs: z.number().int().nonnegative(),
-      attempts: z.number().int().positive(),
-      balances: z.number().int().nonnegative(),
-      positions: z.number().int().nonnegative(),
-      changed: z.boolean(),
-    }),
-  },
-  sync_failed: {
-    1: z.object({
-      syncId,
-      trigger: SyncTrigger,
-      startedAt: Iso,
-      finishedAt: Iso,
-      errorClass: ErrorClass,
-      message: z.string(),
-      retryable: z.boolean(),
-      attempt: z.number().int().positive(),
-    }),
-  },
+  snapshot_recorded: defineEvent({ versions: { 1: SnapshotRecordedV1 }, current: 1, upcast: {} }),
+  snapshot_unchanged: defineEvent({ versions: { 1: SnapshotUnchangedV1 }, current: 1, upcast: {} }),
+  sync_completed: defineEvent({ versions: { 1: SyncCompletedV1 }, current: 1, upcast: {} }),
+  sync_failed: defineEvent({ versions: { 1: SyncFailedV1 }, current: 1, upcast: {} }),
 } as const satisfies Catalog;
 
-/** type -> version -> schema of `data`. */
-export type Catalog = Record<string, Record<number, z.ZodType>>;
-export type EventType = keyof typeof catalog;
-type Latest<T extends Record<number, z.ZodType>> = T[1];
-export type EventData<T extends EventType> = z.infer<Latest<(typeof catalog)[T]>>;
+/** What the log machinery needs of an event type, whatever the catalog (tests bring their own). */
+export interface EventDefinition {
+  versions: Record<number, z.ZodType>;
+  current: number;
+  upcast: Record<number, (data: never) => unknown>;
+}
+/** type -> its definition. */
+export type Catalog = Record<string, EventDefinition>;
 
-export const CURRENT_VERSION: { [T in EventType]: number } = {
-  snapshot_recorded: 1,
-  snapshot_unchanged: 1,
-  sync_completed: 1,
-  sync_failed: 1,
-};
+export type EventType = keyof typeof catalog;
+type Definition<T extends EventType> = (typeof catalog)[T];
+export type EventVersion<T extends EventType> = keyof Definition<T>['versions'] & number;
+export type CurrentVersion<T extends EventType> = Definition<T>['current'];
+/** The data of an event type at a version; the current version (what appends write) by default. */
+export type EventData<T extends EventType, V extends EventVersion<T> = CurrentVersion<T>> = z.infer<Definition<T>['versions'][V]>;
 
 export class UnknownEventError extends Error {
   override name = 'UnknownEventError';
@@ -116,7 +134,20 @@ export class UnknownEventError extends Error {
 
 /** Validates `data` against the catalog; throws UnknownEventError or a ZodError. */
 export function validateEventData(cat: Catalog, type: string, version: number, data: unknown): unknown {
-  const schema = cat[type]?.[version];
+  const schema = Object.hasOwn(cat, type) ? cat[type]!.versions[version] : undefined;
   if (!schema) throw new UnknownEventError(`unknown event ${type} v${version}`);
   return schema.parse(data);
+}
+
+/**
+ * Stored data of (type, version) as the current version's data. Stored data was validated when
+ * it was appended, so it is not parsed again here: replays read it by the million.
+ */
+export function upcastData(cat: Catalog, type: string, version: number, data: unknown): { version: number; data: unknown } {
+  const def = Object.hasOwn(cat, type) ? cat[type] : undefined;
+  if (!def || !def.versions[version]) throw new UnknownEventError(`unknown event ${type} v${version}`);
+  if (version === def.current) return { version, data };
+  const up = def.upcast[version] as ((d: unknown) => unknown) | undefined;
+  if (!up) throw new UnknownEventError(`${type} v${version} has no upcaster to v${def.current}`);
+  return { version: def.current, data: up(data) };
 }

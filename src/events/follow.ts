@@ -3,6 +3,7 @@
 // so any number of followers can run, even on a read-only database user.
 import { START, cursorOf, type Cursor, type EventStore, type RecordedEvent } from './store.js';
 import type { Notifier } from './subscription.js';
+import { HorizonWait, Waker } from './wake.js';
 
 export interface FollowOptions {
   /** Start after this cursor (default: the beginning of the log). */
@@ -26,34 +27,14 @@ export async function* follow(store: EventStore, opts: FollowOptions = {}): Asyn
   const pollMs = opts.pollMs ?? 1000;
   const signal = opts.signal;
   let cursor = opts.after ?? START;
-  let woken = false;
-  let wakeUp: (() => void) | undefined;
-  const wake = () => {
-    woken = true;
-    wakeUp?.();
-  };
-  // Woken by a notification or the abort; a wake between a read and the sleep is not lost.
-  const sleep = (ms: number) =>
-    woken || signal?.aborted
-      ? Promise.resolve()
-      : new Promise<void>((resolve) => {
-          const timer = setTimeout(done, ms);
-          function done() {
-            clearTimeout(timer);
-            wakeUp = undefined;
-            resolve();
-          }
-          wakeUp = done;
-        });
-
+  const waker = new Waker();
+  const wait = new HorizonWait(pollMs);
+  const wake = () => waker.wake();
   const unlisten = opts.untilEnd ? undefined : opts.notifier?.add(wake);
   signal?.addEventListener('abort', wake);
   try {
-    // An open transaction below the read horizon holds back everything after it; it is decided
-    // soon (appends are short) and a rollback sends no notification, so look again quickly.
-    let undecidedWait = 5;
     while (!signal?.aborted) {
-      woken = false;
+      waker.clear();
       const events = await store.readAfter(cursor, batchSize, { fromGlobalPosition: opts.fromGlobalPosition });
       const last = events[events.length - 1];
       if (last) {
@@ -62,13 +43,7 @@ export async function* follow(store: EventStore, opts: FollowOptions = {}): Asyn
         if (events.length === batchSize) continue;
       }
       if (opts.untilEnd) return;
-      if (await store.hasUndecided()) {
-        await sleep(undecidedWait);
-        undecidedWait = Math.min(pollMs, 250, undecidedWait * 2);
-      } else {
-        undecidedWait = 5;
-        await sleep(pollMs);
-      }
+      await waker.sleep(wait.next(await store.hasHeldBack()), () => signal?.aborted === true);
     }
   } finally {
     unlisten?.();

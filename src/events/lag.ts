@@ -10,21 +10,33 @@ export interface SubscriberLag {
 
 // Same horizon and order as the subscription's own read, so "0 behind" means the subscriber
 // has everything it could have read. A subscriber without a checkpoint row is at the start.
-const LAG = `
+const LAGS = `
   WITH cp AS (
-    SELECT coalesce((SELECT transaction_id FROM exchange_sync.checkpoints WHERE subscriber = $1), '0'::xid8) AS transaction_id,
-           coalesce((SELECT global_position FROM exchange_sync.checkpoints WHERE subscriber = $1), 0) AS global_position
+    SELECT n.subscriber, coalesce(c.transaction_id, '0'::xid8) AS transaction_id, coalesce(c.global_position, 0) AS global_position
+    FROM unnest($1::text[]) AS n (subscriber) LEFT JOIN exchange_sync.checkpoints c USING (subscriber)
   )
-  SELECT count(*)::bigint AS events,
+  SELECT cp.subscriber, count(e.global_position)::bigint AS events,
          coalesce(extract(epoch FROM clock_timestamp() - min(e.recorded_at)), 0)::float8 AS seconds
-  FROM exchange_sync.events e, cp
-  WHERE (e.transaction_id, e.global_position) > (cp.transaction_id, cp.global_position)
-    AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())`;
+  FROM cp LEFT JOIN exchange_sync.events e
+    ON (e.transaction_id, e.global_position) > (cp.transaction_id, cp.global_position)
+   AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+  GROUP BY cp.subscriber`;
+
+/** The lag of each subscriber, in one query. */
+export async function subscriberLags(db: Queryable, subscribers: readonly string[]): Promise<Map<string, SubscriberLag>> {
+  const { rows } = await db.query<{ subscriber: string; events: string; seconds: number }>(LAGS, [subscribers]);
+  return new Map(rows.map((r) => [r.subscriber, { events: Number(r.events), seconds: Math.max(0, r.seconds) }]));
+}
 
 export async function subscriberLag(db: Queryable, subscriber: string): Promise<SubscriberLag> {
-  const { rows } = await db.query<{ events: string; seconds: number }>(LAG, [subscriber]);
-  const row = rows[0];
-  return { events: Number(row?.events ?? 0), seconds: Math.max(0, row?.seconds ?? 0) };
+  return (await subscriberLags(db, [subscriber])).get(subscriber) ?? { events: 0, seconds: 0 };
+}
+
+/** The most behind of several lags: what a reader of all of them together sees. */
+export function worstLag(lags: Iterable<SubscriberLag>): SubscriberLag {
+  let worst: SubscriberLag = { events: 0, seconds: 0 };
+  for (const l of lags) worst = { events: Math.max(worst.events, l.events), seconds: Math.max(worst.seconds, l.seconds) };
+  return worst;
 }
 
 /**

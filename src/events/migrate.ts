@@ -1,5 +1,12 @@
 // Applies schema/NNN_*.sql in order, once each, recording a checksum per file. One transaction
 // under an advisory lock, so concurrent `migrate` runs queue up and all succeed.
+//
+// schema/functions/<name>.sql holds the current body of one SQL function (Message DB style), so
+// a function's code is read and changed in one place rather than pieced together from the
+// migrations that redefined it. Unlike a numbered file it is meant to change: `migrate` re-applies
+// it, after the numbered files, whenever its checksum differs from the one recorded (under the
+// name `functions/<name>.sql`).
+// CREATE OR REPLACE cannot change a result type (new argument types add an overload): DROP it in a numbered migration.
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -20,10 +27,24 @@ export interface MigrationFile {
   checksum: string;
 }
 
+const FUNCTIONS = 'functions/';
+
+function isFunctionFile(name: string): boolean {
+  return name.startsWith(FUNCTIONS);
+}
+
+/** The numbered files in order, then the function files (`functions/<file>`) in name order. */
 export async function readMigrations(dir = SCHEMA_DIR): Promise<MigrationFile[]> {
-  const names = (await readdir(dir)).filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f)).sort();
+  const numbered = (await readdir(dir)).filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f)).sort();
+  const functions = (await readdir(join(dir, FUNCTIONS)).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw err;
+  }))
+    .filter((f) => /^[a-z0-9_]+\.sql$/.test(f))
+    .sort()
+    .map((f) => FUNCTIONS + f);
   return Promise.all(
-    names.map(async (name) => {
+    [...numbered, ...functions].map(async (name) => {
       const sql = await readFile(join(dir, name), 'utf8');
       return { name, sql, checksum: createHash('sha256').update(sql).digest('hex') };
     }),
@@ -31,11 +52,16 @@ export async function readMigrations(dir = SCHEMA_DIR): Promise<MigrationFile[]>
 }
 
 export interface SchemaStatus {
+  /** Applied files; a function file only when the body applied is this one. */
   applied: string[];
+  /** Files never applied, and function files whose body changed since it was applied. */
   pending: string[];
-  /** Applied files whose content changed since. */
+  /** Applied numbered files whose content changed since (function files never are). */
   edited: string[];
-  /** Applied in the database but unknown to this version (a newer version migrated it). */
+  /**
+   * Numbered files applied in the database but unknown to this version (a newer version migrated
+   * it). A recorded function file this version lacks is left out: dropped since, or a newer one's.
+   */
   unknown: string[];
 }
 
@@ -50,11 +76,15 @@ export async function schemaStatus(db: Queryable, files?: MigrationFile[]): Prom
   const all = files ?? (await readMigrations());
   const applied = await appliedChecksums(db);
   const known = new Set(all.map((f) => f.name));
+  // A numbered file is applied once, whatever it says now; a function file only as it is now.
+  const isApplied = (f: MigrationFile) => applied.has(f.name) && (!isFunctionFile(f.name) || applied.get(f.name) === f.checksum);
   return {
-    applied: all.filter((f) => applied.has(f.name)).map((f) => f.name),
-    pending: all.filter((f) => !applied.has(f.name)).map((f) => f.name),
-    edited: all.filter((f) => applied.has(f.name) && applied.get(f.name) !== f.checksum).map((f) => f.name),
-    unknown: [...applied.keys()].filter((n) => !known.has(n)).sort(),
+    applied: all.filter(isApplied).map((f) => f.name),
+    pending: all.filter((f) => !isApplied(f)).map((f) => f.name),
+    edited: all
+      .filter((f) => !isFunctionFile(f.name) && applied.has(f.name) && applied.get(f.name) !== f.checksum)
+      .map((f) => f.name),
+    unknown: [...applied.keys()].filter((n) => !known.has(n) && !isFunctionFile(n)).sort(),
   };
 }
 
@@ -70,7 +100,10 @@ function editedMessage(edited: string[]): string {
   return `schema/${edited.join(', schema/')} changed after it was applied (checksum differs); restore it and add a new migration instead`;
 }
 
-/** Applies pending migrations; returns the names applied by this call. */
+/**
+ * Applies pending numbered migrations, then the function files that changed (or are new);
+ * returns the names applied by this call in that order.
+ */
 export async function migrate(pool: Pool, dir = SCHEMA_DIR): Promise<string[]> {
   const files = await readMigrations(dir);
   return withTransaction(pool, async (tx) => {
@@ -90,7 +123,11 @@ export async function migrate(pool: Pool, dir = SCHEMA_DIR): Promise<string[]> {
       } catch (err) {
         throw new MigrationError(`schema/${file.name} failed: ${(err as Error).message}`);
       }
-      await tx.query('INSERT INTO exchange_sync.schema_migrations (name, checksum) VALUES ($1, $2)', [file.name, file.checksum]);
+      await tx.query(
+        `INSERT INTO exchange_sync.schema_migrations (name, checksum) VALUES ($1, $2)
+         ON CONFLICT (name) DO UPDATE SET checksum = excluded.checksum, applied_at = now()`,
+        [file.name, file.checksum],
+      );
       done.push(file.name);
     }
     return done;

@@ -2,12 +2,17 @@
 // this module validates events against the catalog and maps rows to typed records.
 import { randomUUID } from 'node:crypto';
 import { catalog as productCatalog, validateEventData, type Catalog } from './catalog.js';
+import { START, type Cursor } from './cursor.js';
 import { sqlState, type Pool, type Queryable } from './db.js';
+import type { AccountFilter } from './streams.js';
+
+export { START, compareCursors, cursorOf, type Cursor } from './cursor.js';
 
 export interface NewEvent {
   /** Choose it before the first try, so a retry is recognized; generated when absent. */
   id?: string;
   type: string;
+  /** The type's current version when absent. */
   version?: number;
   data: unknown;
   metadata?: Record<string, unknown>;
@@ -43,13 +48,6 @@ export interface AppendOptions {
   client?: Queryable;
 }
 
-/** Cursor in read order. The zero cursor reads from the beginning. */
-export interface Cursor {
-  transactionId: string;
-  globalPosition: number;
-}
-export const START: Cursor = { transactionId: '0', globalPosition: 0 };
-
 export class ConcurrencyError extends Error {
   override name = 'ConcurrencyError';
   constructor(
@@ -82,9 +80,14 @@ interface EventRow {
 // capture ORDER BY transaction_id and sort the log as text ('10' before '9'). recorded_at travels
 // as epoch milliseconds (floored, as a Date keeps them): pg's timestamptz text parser cost 4 us a
 // row, a third of a replay's read time.
-const RECORDED_MS = 'floor(extract(epoch FROM recorded_at) * 1000)::float8 AS recorded_ms';
-const HEADER_COLUMNS = `event_id, type, version, stream_id, stream_position, global_position, transaction_id::text AS transaction_id_text, ${RECORDED_MS}, metadata`;
-export const EVENT_COLUMNS = `${HEADER_COLUMNS}, data`;
+const recordedMs = (t = '') => `floor(extract(epoch FROM ${t}recorded_at) * 1000)::float8 AS recorded_ms`;
+const RECORDED_MS = recordedMs();
+/** The columns of an EventRow, of table alias `t` ('e.') or none. */
+const headerColumns = (t = '') =>
+  `${t}event_id, ${t}type, ${t}version, ${t}stream_id, ${t}stream_position, ${t}global_position, ${t}transaction_id::text AS transaction_id_text, ${recordedMs(t)}, ${t}metadata`;
+const HEADER_COLUMNS = headerColumns();
+const eventColumns = (t = '') => `${headerColumns(t)}, ${t}data`;
+export const EVENT_COLUMNS = eventColumns();
 
 export function toRecorded(r: EventRow): RecordedEvent {
   return {
@@ -101,10 +104,6 @@ export function toRecorded(r: EventRow): RecordedEvent {
   };
 }
 
-export function cursorOf(e: Pick<RecordedEvent, 'transactionId' | 'globalPosition'>): Cursor {
-  return { transactionId: e.transactionId, globalPosition: e.globalPosition };
-}
-
 // Rows below the oldest running transaction only, in (transaction_id, global_position) order:
 // no row can ever be inserted behind a cursor taken from this query. $1, $2: after; $3: limit.
 const batchSql = (columns: string, also = '') => `
@@ -116,31 +115,82 @@ const batchSql = (columns: string, also = '') => `
 // $4: the smallest global position wanted.
 const READ_AFTER = batchSql(EVENT_COLUMNS, 'AND global_position >= $4');
 
-// A batch as READ_AFTER reads it, for a replay: of the types in $4 only each stream's newest
-// event in the batch is wanted (highest stream position, which the stream lock and
-// first-write rule of append_events make the last in read order too), and only those come with
-// their bodies, most of what a replay would otherwise read, send and parse. The others of those
-// types are left out, except the batch's last row, which carries the cursor (marked superseded);
-// batch_read counts them all.
-const readReplaySql = (also?: string) => `
-  SELECT ${HEADER_COLUMNS}, superseded, batch_read,
-    CASE WHEN w.type = ANY ($4) AND NOT w.superseded THEN (SELECT e.data FROM exchange_sync.events e WHERE e.global_position = w.global_position) END AS data
+/**
+ * Which events of the log a reader wants: those of `types`; with `resetBy`, per stream only those
+ * from the stream's newest `resetBy` event on (for a reader to which that event replaces all its
+ * stream said before, like a full snapshot). The store knows nothing of who reads, only this.
+ */
+export interface Selector {
+  types: readonly string[];
+  resetBy?: string;
+}
+
+const EVENT_TYPE = /^[a-z][a-z0-9_]*$/;
+
+function checkSelector(s: Selector): void {
+  for (const t of [...s.types, ...(s.resetBy ? [s.resetBy] : [])]) if (!EVENT_TYPE.test(t)) throw new Error(`not an event type: "${t}"`);
+}
+
+// A batch as READ_AFTER reads it, with only the selected events returned, and with their bodies
+// fetched only for them (most of what a replay would otherwise read, send and parse). The batch's
+// last row comes too, selected or not, as it carries the cursor; batch_read counts every row.
+// Within a stream, stream position order is read order (the stream lock and first-write rule of
+// append_events), so "from the newest reset on" is a stream position comparison.
+// Parameters: $1, $2 after; $3 limit; two per selector (types, resetBy); then until, if any.
+function selectedBatchSql(selectors: number, until: boolean): string {
+  const wanted = Array.from({ length: selectors }, (_, i) => {
+    const [types, reset] = [`$${4 + 2 * i}`, `$${5 + 2 * i}`];
+    return `(b.type = ANY (${types}::text[]) AND b.stream_position >=
+      coalesce(max(b.stream_position) FILTER (WHERE b.type = ${reset}::text) OVER (PARTITION BY b.stream_id), 0))`;
+  });
+  const u = 4 + 2 * selectors;
+  const also = until ? `AND (transaction_id, global_position) <= ($${u}::xid8, $${u + 1}::bigint)` : '';
+  return `
+  SELECT ${HEADER_COLUMNS}, batch_read, wanted,
+    CASE WHEN wanted THEN (SELECT e.data FROM exchange_sync.events e WHERE e.global_position = w.global_position) END AS data
   FROM (
     SELECT b.*, count(*) OVER () AS batch_read,
       row_number() OVER (ORDER BY b.transaction_id DESC, b.global_position DESC) = 1 AS is_last,
-      b.type = ANY ($4) AND b.stream_position < max(b.stream_position) OVER (PARTITION BY b.stream_id, b.type) AS superseded
+      ${wanted.length ? wanted.join(' OR ') : 'false'} AS wanted
     FROM (${batchSql('event_id, type, version, stream_id, stream_position, global_position, transaction_id, recorded_at, metadata', also)}) b
   ) w
-  WHERE NOT superseded OR is_last
+  WHERE wanted OR is_last
   ORDER BY transaction_id, global_position`;
-const READ_REPLAY = readReplaySql();
-// Bounded above, (after, until], for a reader that must stop exactly where another one is; $5, $6: until.
-const READ_REPLAY_RANGE = readReplaySql('AND (transaction_id, global_position) <= ($5::xid8, $6::bigint)');
+}
+const selectedBatchCache = new Map<string, string>();
 
-const HAS_UNDECIDED = `
+const STREAM_FILTER = (exchange: string, account: string, column = 'stream_id') =>
+  `(${exchange}::text IS NULL OR split_part(${column}, ':', 1) = ${exchange}) AND (${account}::text IS NULL OR substr(${column}, strpos(${column}, ':') + 1) = ${account})`;
+
+// As of a moment, with a reset type: per stream, walk back to its newest reset event recorded by
+// then, and read forward from it. The reset type is written into the text (checked against the
+// type pattern) so that a partial index on it (events_stream_snapshots) can serve the walk.
+// recorded_at is the appending transaction's start time. $1 moment; $2 types; $3, $4 exchange, account.
+const asOfResetSql = (resetBy: string) => `
+  SELECT ${eventColumns('ev.')}
+  FROM exchange_sync.streams s
+  LEFT JOIN LATERAL (
+    SELECT r.stream_position FROM exchange_sync.events r
+    WHERE r.stream_id = s.stream_id AND r.type = '${resetBy}' AND r.recorded_at <= $1::timestamptz
+    ORDER BY r.stream_position DESC LIMIT 1
+  ) reset ON true
+  CROSS JOIN LATERAL (
+    SELECT * FROM exchange_sync.events e
+    WHERE e.stream_id = s.stream_id AND e.stream_position >= coalesce(reset.stream_position, 1)
+      AND e.type = ANY ($2::text[]) AND e.recorded_at <= $1::timestamptz
+  ) ev
+  WHERE ${STREAM_FILTER('$3', '$4', 's.stream_id')}
+  ORDER BY ev.transaction_id, ev.global_position`;
+
+// As of a moment, every selected event, a page at a time. $1, $2 after; $3 limit; $4 moment;
+// $5 types; $6, $7 exchange, account.
+const AS_OF_PAGE = batchSql(EVENT_COLUMNS, `AND recorded_at <= $4::timestamptz AND type = ANY ($5::text[]) AND ${STREAM_FILTER('$6', '$7')}`);
+
+// Held back: committed or not, rows at or above the read horizon, which no reader may pass yet.
+const HAS_HELD_BACK = `
   SELECT EXISTS (
     SELECT 1 FROM exchange_sync.events WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
-  ) AS undecided`;
+  ) AS held_back`;
 
 export class EventStore {
   constructor(
@@ -152,7 +202,8 @@ export class EventStore {
     if (events.length === 0) throw new InvalidAppendError('append needs at least one event');
     if (!/^[^\s]+$/.test(streamId)) throw new InvalidAppendError(`invalid stream id "${streamId}"`);
     const prepared = events.map((e) => {
-      const version = e.version ?? 1;
+      // An unknown type is reported by the validation below, with the version asked for.
+      const version = e.version ?? (Object.hasOwn(this.catalog, e.type) ? this.catalog[e.type]!.current : 1);
       let data: unknown;
       try {
         data = validateEventData(this.catalog, e.type, version, e.data);
@@ -218,34 +269,60 @@ export class EventStore {
   }
 
   /**
-   * A batch for a replay that needs the bodies of just each stream's newest event of each of
-   * `bodiesOf` (a snapshot that a later one replaces): older events of those types are left out
-   * of `events`, and events of other types come without a body (`data` undefined). `end` is the
-   * cursor after the whole batch, left-out events included; `read` counts them all.
+   * A batch as readAfter reads it, but only the events some selector wants come back (with their
+   * bodies). `end` is the cursor after the whole batch, left-out events included; `read` counts
+   * them all. With `until`, the batch stops there: (after, until].
    */
-  async readForReplay(
+  async readSelected(
     after: Cursor,
     limit: number,
-    opts: { bodiesOf: string[]; until?: Cursor; client?: Queryable },
+    opts: { select: readonly Selector[]; until?: Cursor; client?: Queryable },
   ): Promise<{ events: RecordedEvent[]; read: number; end: Cursor | undefined }> {
     const { until } = opts;
-    const params = [after.transactionId, after.globalPosition, limit, opts.bodiesOf, ...(until ? [until.transactionId, until.globalPosition] : [])];
-    const { rows } = await (opts.client ?? this.pool).query<EventRow & { superseded: boolean; batch_read: string }>(
-      until ? READ_REPLAY_RANGE : READ_REPLAY,
-      params,
-    );
+    // Readers with the same needs (balances and positions) share one condition.
+    const select = [...new Map(opts.select.map((s) => [`${s.types.join(',')}|${s.resetBy ?? ''}`, s])).values()];
+    for (const s of select) checkSelector(s);
+    const key = `${select.length}:${until ? 1 : 0}`;
+    let sql = selectedBatchCache.get(key);
+    if (!sql) selectedBatchCache.set(key, (sql = selectedBatchSql(select.length, until !== undefined)));
+    const params: unknown[] = [after.transactionId, after.globalPosition, limit];
+    for (const s of select) params.push(s.types, s.resetBy ?? null);
+    if (until) params.push(until.transactionId, until.globalPosition);
+    const { rows } = await (opts.client ?? this.pool).query<EventRow & { wanted: boolean; batch_read: string }>(sql, params);
     const last = rows[rows.length - 1];
     return {
-      events: rows.filter((r) => !r.superseded).map((r) => toRecorded(r.data === null ? { ...r, data: undefined } : r)),
+      events: rows.filter((r) => r.wanted).map(toRecorded),
       read: Number(last?.batch_read ?? 0),
       end: last ? { transactionId: last.transaction_id_text, globalPosition: Number(last.global_position) } : undefined,
     };
   }
 
-  /** True while some transaction that may still add events below the horizon is open. */
-  async hasUndecided(client?: Queryable): Promise<boolean> {
-    const { rows } = await (client ?? this.pool).query<{ undecided: boolean }>(HAS_UNDECIDED);
-    return rows[0]?.undecided ?? false;
+  /**
+   * The selected events recorded at or before `at`, in read order, of the accounts `streams`
+   * selects: with a reset type in one read (per stream, from its newest reset on), otherwise a
+   * page of `limit` after `after` (an empty page ends it).
+   */
+  async readSelectedAsOf(
+    at: Date | string,
+    select: Selector,
+    opts: { streams?: AccountFilter; after?: Cursor; limit?: number; client?: Queryable } = {},
+  ): Promise<RecordedEvent[]> {
+    checkSelector(select);
+    const db = opts.client ?? this.pool;
+    const [exchange, account] = [opts.streams?.exchange ?? null, opts.streams?.account ?? null];
+    if (select.resetBy) {
+      const { rows } = await db.query<EventRow>(asOfResetSql(select.resetBy), [at, select.types, exchange, account]);
+      return rows.map(toRecorded);
+    }
+    const after = opts.after ?? START;
+    const { rows } = await db.query<EventRow>(AS_OF_PAGE, [after.transactionId, after.globalPosition, opts.limit ?? 10_000, at, select.types, exchange, account]);
+    return rows.map(toRecorded);
+  }
+
+  /** True while events are held back: a transaction that may still add events below the read horizon is open. */
+  async hasHeldBack(client?: Queryable): Promise<boolean> {
+    const { rows } = await (client ?? this.pool).query<{ held_back: boolean }>(HAS_HELD_BACK);
+    return rows[0]?.held_back ?? false;
   }
 
   /** One stream's events from `fromPosition` (inclusive), in stream order. */

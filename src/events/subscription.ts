@@ -3,9 +3,11 @@
 // A crash between the handler's writes and the checkpoint therefore loses or repeats nothing.
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { backoffMs } from '../backoff.js';
 import { lockCheckpoint, saveCheckpoint } from './checkpoints.js';
 import { withTransaction, type PoolClient } from './db.js';
-import { START, cursorOf, type Cursor, type EventStore, type RecordedEvent } from './store.js';
+import { START, cursorOf, type Cursor, type EventStore, type RecordedEvent, type Selector } from './store.js';
+import { HorizonWait, Waker } from './wake.js';
 
 export const NOTIFY_CHANNEL = 'exchange_sync_events';
 
@@ -15,12 +17,17 @@ export interface SubscriptionOptions {
   /** Checkpoint key; one row in exchange_sync.checkpoints. */
   name: string;
   handler: BatchHandler;
+  /**
+   * Only these events reach the handler (see Selector); the checkpoint still passes the whole
+   * batch. Without it, every event.
+   */
+  select?: readonly Selector[];
   batchSize?: number;
   /** Fallback poll when no notification arrives (ms). */
   pollMs?: number;
   logger?: Logger;
-  /** Called after each committed batch. */
-  onProgress?: (last: RecordedEvent, count: number) => void;
+  /** Called after each committed batch with the new checkpoint and the events the batch passed. */
+  onProgress?: (end: Cursor, read: number) => void;
   /** Called when a pass fails (it is retried with backoff either way). */
   onError?: (err: Error) => void;
 }
@@ -28,6 +35,8 @@ export interface SubscriptionOptions {
 /** One LISTEN connection shared by every subscription of a process. */
 export class Notifier {
   private client: pg.Client | undefined;
+  /** Set from the first add() on: one connection (or retry loop) however many subscribers add themselves. */
+  private connecting = false;
   private readonly listeners = new Set<() => void>();
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -39,7 +48,10 @@ export class Notifier {
 
   add(listener: () => void): () => void {
     this.listeners.add(listener);
-    if (!this.client && !this.retryTimer) void this.connect(0);
+    if (!this.connecting) {
+      this.connecting = true;
+      void this.connect(0);
+    }
     return () => this.listeners.delete(listener);
   }
 
@@ -53,7 +65,7 @@ export class Notifier {
       client.on('error', () => {});
       void client.end().catch(() => {});
       if (this.stopped) return;
-      const delay = Math.min(30_000, 250 * 2 ** attempt);
+      const delay = backoffMs({ baseMs: 250, maxMs: 30_000 }, attempt + 1);
       this.retryTimer = setTimeout(() => void this.connect(attempt + 1), delay);
       // Polling keeps subscribers going meanwhile; wake them so they notice the gap quickly.
       this.wake();
@@ -66,6 +78,10 @@ export class Notifier {
     try {
       await client.connect();
       await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+      if (this.stopped) {
+        await client.end().catch(() => {});
+        return;
+      }
       this.client = client;
       if (attempt > 0) this.logger?.info('event notification connection restored');
       attempt = 0;
@@ -91,8 +107,7 @@ export class Notifier {
 export class Subscription {
   private running = false;
   private loop: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
-  private woken = false;
+  private readonly waker = new Waker();
   private unlisten: (() => void) | undefined;
   private idleWaiters: (() => void)[] = [];
   private cursor: Cursor = START;
@@ -125,14 +140,14 @@ export class Subscription {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.unlisten = this.notifier?.add(() => this.wake());
+    this.unlisten = this.notifier?.add(() => this.waker.wake());
     this.loop = this.run();
   }
 
   async stop(): Promise<void> {
     this.running = false;
     this.unlisten?.();
-    this.wake();
+    this.waker.wake();
     await this.loop;
     for (const w of this.idleWaiters.splice(0)) w();
   }
@@ -141,85 +156,67 @@ export class Subscription {
   caughtUp(): Promise<void> {
     return new Promise((resolve) => {
       this.idleWaiters.push(resolve);
-      this.wake();
-    });
-  }
-
-  private wake(): void {
-    this.woken = true;
-    this.wakeUp?.();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.woken || !this.running) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = done;
+      this.waker.wake();
     });
   }
 
   private async run(): Promise<void> {
     let failures = 0;
-    let undecidedWait = 5;
+    const wait = new HorizonWait(this.pollMs);
+    const stopped = () => !this.running;
     while (this.running) {
       const waiters = this.idleWaiters.splice(0);
-      this.woken = false;
+      this.waker.clear();
       try {
-        const { count, undecided } = await this.pass();
+        const { count, heldBack } = await this.pass();
         if (failures > 0) this.opts.logger?.info({ subscriber: this.opts.name, failedPasses: failures }, 'subscriber recovered');
         failures = 0;
         if (count >= this.batchSize) {
           this.idleWaiters.unshift(...waiters);
           continue;
         }
-        if (undecided) {
-          // Some transaction below our horizon is still open (or just rolled back, which sends
-          // no notification): look again soon, backing off while it stays open.
-          this.idleWaiters.unshift(...waiters);
-          await this.sleep(undecidedWait);
-          undecidedWait = Math.min(this.pollMs, 250, undecidedWait * 2);
-          continue;
-        }
-        undecidedWait = 5;
-        for (const w of waiters) w();
-        await this.sleep(this.pollMs);
+        // Not caught up while events are held back: the waiters wait for them too.
+        if (heldBack) this.idleWaiters.unshift(...waiters);
+        else for (const w of waiters) w();
+        await this.waker.sleep(wait.next(heldBack), stopped);
       } catch (err) {
         this.idleWaiters.unshift(...waiters);
         failures += 1;
-        const delay = Math.min(30_000, 100 * 2 ** Math.min(failures, 9));
+        const delay = backoffMs({ baseMs: 200, maxMs: 30_000 }, failures);
         // Once per outage at error level; the retries in between only at debug.
         const level = failures === 1 ? 'error' : 'debug';
         this.opts.logger?.[level]({ err: (err as Error).message, subscriber: this.opts.name, retryInMs: delay }, 'subscriber pass failed; retrying');
         this.opts.onError?.(err as Error);
-        this.woken = false;
-        await this.sleep(delay);
+        this.waker.clear();
+        await this.waker.sleep(delay, stopped);
       }
     }
   }
 
   /** One transaction: lock our checkpoint, read a batch after it, handle it, advance it. */
-  private async pass(): Promise<{ count: number; undecided: boolean }> {
-    const { from, events } = await withTransaction(this.store.pool, async (tx) => {
+  private async pass(): Promise<{ count: number; heldBack: boolean }> {
+    const { from, end, read } = await withTransaction(this.store.pool, async (tx) => {
       const from = await lockCheckpoint(tx, this.opts.name);
-      const events = await this.store.readAfter(from, this.batchSize, { client: tx });
-      const last = events[events.length - 1];
-      if (last) {
-        await this.opts.handler(events, tx);
-        await saveCheckpoint(tx, this.opts.name, cursorOf(last));
+      const batch = await this.read(from, tx);
+      if (batch.end) {
+        if (batch.events.length) await this.opts.handler(batch.events, tx);
+        await saveCheckpoint(tx, this.opts.name, batch.end);
       }
-      return { from, events };
+      return { from, ...batch };
     });
-    const last = events[events.length - 1];
-    this.cursor = last ? cursorOf(last) : from;
-    if (last) {
-      this.delivered += events.length;
-      this.opts.onProgress?.(last, events.length);
+    this.cursor = end ?? from;
+    if (end) {
+      this.delivered += read;
+      this.opts.onProgress?.(end, read);
     }
-    const undecided = events.length < this.batchSize ? await this.store.hasUndecided() : false;
-    return { count: events.length, undecided };
+    const heldBack = read < this.batchSize ? await this.store.hasHeldBack() : false;
+    return { count: read, heldBack };
+  }
+
+  private async read(from: Cursor, tx: PoolClient): Promise<{ events: RecordedEvent[]; read: number; end: Cursor | undefined }> {
+    if (this.opts.select) return this.store.readSelected(from, this.batchSize, { select: this.opts.select, client: tx });
+    const events = await this.store.readAfter(from, this.batchSize, { client: tx });
+    const last = events[events.length - 1];
+    return { events, read: events.length, end: last ? cursorOf(last) : undefined };
   }
 }

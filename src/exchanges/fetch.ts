@@ -3,7 +3,7 @@
 // instead of three (Binance bans IPs that keep sending bad keys), and the price request needs
 // the balance first to know which assets to price.
 import ccxt from 'ccxt';
-import type { Account } from '../config.js';
+import type { AccountId } from '../events/streams.js';
 import type { Snapshot } from '../events/catalog.js';
 import { MalformedReplyError } from './errors.js';
 import type { Instance } from './instances.js';
@@ -80,7 +80,7 @@ function plan(exchangeId: string): Plan {
   return exchangeId === 'bybit' ? bybit : exchangeId === 'binance' ? binance : generic;
 }
 
-export async function fetchOnce(inst: Instance, account: Pick<Account, 'exchange' | 'name'>, quote: string): Promise<Snapshot> {
+export async function fetchOnce(inst: Instance, account: AccountId, quote: string): Promise<Snapshot> {
   const p = plan(account.exchange);
   const balance = (await p.balance(inst)) as Dict;
   const balances = mapBalances(balance);
@@ -92,7 +92,7 @@ export async function fetchOnce(inst: Instance, account: Pick<Account, 'exchange
   const tickers = symbols.size > 0 && inst.has.fetchTickers ? await inst.fetchTickers([...symbols.keys()]) : {};
   return buildSnapshot({
     exchange: account.exchange,
-    account: account.name,
+    account: account.account,
     quote,
     balances,
     positions,

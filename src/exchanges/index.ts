@@ -2,6 +2,7 @@
 // knows nothing of the database or NATS.
 import type { Account } from '../config.js';
 import type { Snapshot } from '../events/catalog.js';
+import { accountStream, type AccountId } from '../events/streams.js';
 import { silentLogger, type Logger } from '../log.js';
 import { ExchangeError, toExchangeError } from './errors.js';
 import { fetchOnce } from './fetch.js';
@@ -46,16 +47,8 @@ export const DEFAULTS = {
   quote: 'USDT',
 } as const;
 
-/** Names an account: what `fetchSnapshot` needs (an `Account` from the config fits). */
-export interface AccountRef {
-  exchange: string;
-  name: string;
-}
-
 /** An account as it may be shown: no credentials. */
-export interface AccountInfo {
-  exchange: string;
-  name: string;
+export interface AccountInfo extends AccountId {
   testnet: boolean;
   apiUrl: string | null;
 }
@@ -72,7 +65,7 @@ export interface SnapshotResult {
 
 export interface ExchangeAccess {
   /** Fetches one account's snapshot; rejects with an ExchangeError only. */
-  fetchSnapshot(account: AccountRef): Promise<SnapshotResult>;
+  fetchSnapshot(account: AccountId): Promise<SnapshotResult>;
   accounts(): AccountInfo[];
   /** Stops the market timer, ends pending retries and closes the HTTP connections. */
   close(): Promise<void>;
@@ -100,7 +93,7 @@ export function createExchangeAccess(accountList: Account[], options: ExchangeAc
 
   const slots = new Map<string, Slot>();
   for (const account of accountList) {
-    const id = `${account.exchange}:${account.name}`;
+    const id = accountStream(account);
     if (slots.has(id)) throw new Error(`account ${id} is listed twice`);
     slots.set(id, { account });
   }
@@ -132,17 +125,17 @@ export function createExchangeAccess(accountList: Account[], options: ExchangeAc
     try {
       const diff = await inst.loadTimeDifference();
       pool.clock = { timeDifference: diff, adjustForTimeDifference: true };
-      logger.info({ exchange: account.exchange, account: account.name, timeDifferenceMs: diff }, 'clock offset re-measured');
+      logger.info({ exchange: account.exchange, account: account.account, timeDifferenceMs: diff }, 'clock offset re-measured');
     } catch (err) {
-      logger.warn({ exchange: account.exchange, account: account.name, err: scrub(String(err instanceof Error ? err.message : err), account) }, 'clock offset measurement failed');
+      logger.warn({ exchange: account.exchange, account: account.account, err: scrub(String(err instanceof Error ? err.message : err), account) }, 'clock offset measurement failed');
     }
   }
 
-  async function fetchSnapshot(ref: AccountRef): Promise<SnapshotResult> {
-    const slot = slots.get(`${ref.exchange}:${ref.name}`);
-    if (!slot) throw new ExchangeError({ errorClass: 'internal', retryable: false, attempt: 1, message: `unknown account ${ref.exchange}:${ref.name}` });
+  async function fetchSnapshot(ref: AccountId): Promise<SnapshotResult> {
+    const slot = slots.get(accountStream(ref));
+    if (!slot) throw new ExchangeError({ errorClass: 'internal', retryable: false, attempt: 1, message: `unknown account ${accountStream(ref)}` });
     const account = slot.account;
-    const log = { exchange: account.exchange, account: account.name };
+    const log = { exchange: account.exchange, account: account.account };
     const started = performance.now();
     const endpoint = endpointKey(account);
     let pool: InstancePool;
@@ -204,7 +197,7 @@ export function createExchangeAccess(accountList: Account[], options: ExchangeAc
   return {
     fetchSnapshot,
     accounts: () =>
-      [...slots.values()].map(({ account: a }) => ({ exchange: a.exchange, name: a.name, testnet: a.testnet, apiUrl: a.apiUrl ? withoutUserinfo(a.apiUrl) : null })),
+      [...slots.values()].map(({ account: a }) => ({ exchange: a.exchange, account: a.account, testnet: a.testnet, apiUrl: a.apiUrl ? withoutUserinfo(a.apiUrl) : null })),
     async close() {
       closing.abort();
       markets.close();

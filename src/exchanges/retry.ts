@@ -1,5 +1,7 @@
-// Exponential backoff with full jitter, so accounts that failed together (a rate-limit burst,
-// an exchange restart) do not all come back in the same millisecond.
+// How exchange calls retry: exponential backoff with jitter (src/backoff.ts), bounded in tries.
+import { backoffMs as backoff } from '../backoff.js';
+
+export { sleep } from '../backoff.js';
 
 export interface RetryPolicy {
   /** Total tries including the first; 1 disables retries. */
@@ -14,20 +16,6 @@ export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 4, baseMs: 500, maxMs: 
 
 /** Wait before attempt `attempt + 1`, after `attempt` failed (1-based). */
 export function backoffMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** (attempt - 1));
-  // Half fixed, half random: never zero (a rate limit needs some pause) yet still spread out.
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
+  // Never zero (a rate limit needs some pause) yet still spread out.
+  return backoff({ baseMs: policy.baseMs, maxMs: policy.maxMs, jitter: true }, attempt, random);
 }

@@ -1,151 +1,86 @@
-// Applies a batch of events to the projection tables inside the subscriber's transaction.
-// Per account only the batch's newest full snapshot matters (it replaces the account's rows) and
-// the newest observation time after it, so a rebuild writes each account's rows once per batch,
-// in a few statements per batch rather than per account.
-import type { EventData } from '../events/catalog.js';
-import type { PoolClient } from '../events/db.js';
-import type { RecordedEvent } from '../events/store.js';
-import { parseAccountStream } from '../events/streams.js';
-import { balanceRows, positionRows, type BalanceRow, type PositionRow } from './rows.js';
-import type { ProjectionName, Tables } from './tables.js';
+// The live projector: one checkpointed subscription per projection, each reading what its
+// projection selects and applying it in the same transaction as its checkpoint. A projection
+// added to a database that already has a log starts at the beginning on its own checkpoint while
+// the others go on.
+import type { Logger } from 'pino';
+import type { Cursor } from '../events/cursor.js';
+import type { EventStore } from '../events/store.js';
+import { Subscription, type Notifier } from '../events/subscription.js';
+import type { Projection } from './projection.js';
+import { PROJECTIONS } from './registry.js';
+import { liveTables } from './tables.js';
 
-interface AccountChange {
-  /** The newest snapshot_recorded of the batch, if any. */
-  recorded?: RecordedEvent;
-  /** Fetch time of the newest snapshot (recorded or unchanged) of the batch. */
-  observedAt?: string;
+export interface ProjectorOptions {
+  projections?: readonly Projection[];
+  notifier?: Notifier;
+  logger?: Logger;
+  batchSize?: number;
+  pollMs?: number;
+  onProgress?: (projection: string, end: Cursor, read: number) => void;
+  onError?: (projection: string, err: Error) => void;
 }
 
-function accountChanges(events: RecordedEvent[]): Map<string, AccountChange> {
-  const changes = new Map<string, AccountChange>();
-  for (const e of events) {
-    if (e.type !== 'snapshot_recorded' && e.type !== 'snapshot_unchanged') continue;
-    const c = changes.get(e.streamId) ?? {};
-    if (e.type === 'snapshot_recorded') {
-      c.recorded = e;
-      c.observedAt = (e.data as EventData<'snapshot_recorded'>).snapshot.fetchedAt;
-    } else {
-      c.observedAt = (e.data as EventData<'snapshot_unchanged'>).fetchedAt;
-    }
-    changes.set(e.streamId, c);
-  }
-  return changes;
+export function projectionSubscription(store: EventStore, p: Projection, opts: Omit<ProjectorOptions, 'projections'> = {}): Subscription {
+  const tables = liveTables(p);
+  return new Subscription(store, opts.notifier, {
+    name: p.checkpoint,
+    select: [p.selector],
+    batchSize: opts.batchSize ?? 500,
+    pollMs: opts.pollMs,
+    logger: opts.logger,
+    onProgress: opts.onProgress && ((end, read) => opts.onProgress!(p.name, end, read)),
+    onError: opts.onError && ((err) => opts.onError!(p.name, err)),
+    handler: (events, tx) => p.apply(tx, events, tables),
+  });
 }
 
-type Recorded = { exchange: string; account: string; snapshot: EventData<'snapshot_recorded'>['snapshot']; asOf: string; position: number };
+/** Every projection of the registry (or of `opts.projections`), kept up to date live. */
+export class Projector {
+  readonly subscriptions: Subscription[];
 
-/**
- * Per batch, three statements per table whatever the number of accounts: accounts with a new
- * full snapshot lose all their rows and get the snapshot's (so what they no longer hold is
- * gone); accounts with only unchanged snapshots get their as_of moved.
- */
-async function replaceAccountRows(tx: PoolClient, table: string, changes: Map<string, AccountChange>, insert: (r: Recorded[]) => Promise<void>): Promise<void> {
-  const recorded: Recorded[] = [];
-  const touched: { exchange: string; account: string; asOf: string }[] = [];
-  for (const [stream, c] of changes) {
-    const { exchange, account } = parseAccountStream(stream);
-    if (c.recorded) {
-      const { snapshot } = c.recorded.data as EventData<'snapshot_recorded'>;
-      recorded.push({ exchange, account, snapshot, asOf: c.observedAt!, position: c.recorded.globalPosition });
-    } else {
-      touched.push({ exchange, account, asOf: c.observedAt! });
-    }
+  constructor(store: EventStore, opts: ProjectorOptions = {}) {
+    this.subscriptions = (opts.projections ?? PROJECTIONS).map((p) => projectionSubscription(store, p, opts));
   }
-  if (touched.length) {
-    await tx.query(
-      `UPDATE ${table} t SET as_of = u.as_of FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u (exchange, account, as_of)
-       WHERE t.exchange = u.exchange AND t.account = u.account`,
-      [touched.map((t) => t.exchange), touched.map((t) => t.account), touched.map((t) => t.asOf)],
-    );
+
+  start(): void {
+    for (const s of this.subscriptions) s.start();
   }
-  if (recorded.length) {
-    await tx.query(
-      `DELETE FROM ${table} t USING unnest($1::text[], $2::text[]) AS u (exchange, account) WHERE t.exchange = u.exchange AND t.account = u.account`,
-      [recorded.map((r) => r.exchange), recorded.map((r) => r.account)],
-    );
-    await insert(recorded);
+
+  async stop(): Promise<void> {
+    await Promise.all(this.subscriptions.map((s) => s.stop()));
+  }
+
+  /** Resolves once every projection has found nothing left to apply after this call. */
+  async caughtUp(): Promise<void> {
+    await Promise.all(this.subscriptions.map((s) => s.caughtUp()));
   }
 }
 
-function insertBalances(tx: PoolClient, table: string) {
-  return async (recorded: Recorded[]) => {
-    // The stream names the account; the snapshot's own fields say the same but are not the key.
-    const rows = recorded.flatMap((r) => balanceRows(r.snapshot, r.asOf, r.position).map((b) => ({ ...b, exchange: r.exchange, account: r.account })));
-    if (rows.length === 0) return;
-    const col = <K extends keyof BalanceRow>(k: K) => rows.map((r) => r[k]);
-    await tx.query(
-      `INSERT INTO ${table} (exchange, account, asset, free, used, total, price, quote, value, as_of, event_position)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[], $5::numeric[], $6::numeric[], $7::numeric[], $8::text[],
-         $9::numeric[], $10::timestamptz[], $11::bigint[])`,
-      [
-        col('exchange'),
-        col('account'),
-        col('asset'),
-        col('free'),
-        col('used'),
-        col('total'),
-        col('price'),
-        col('quote'),
-        col('value'),
-        col('asOf'),
-        col('eventPosition'),
-      ],
-    );
-  };
+export function createProjector(store: EventStore, opts: ProjectorOptions = {}): Projector {
+  return new Projector(store, opts);
 }
 
-function insertPositions(tx: PoolClient, table: string) {
-  return async (recorded: Recorded[]) => {
-    const rows = recorded.flatMap((r) => positionRows(r.snapshot, r.asOf, r.position).map((p) => ({ ...p, exchange: r.exchange, account: r.account })));
-    if (rows.length === 0) return;
-    const col = <K extends keyof PositionRow>(k: K) => rows.map((r) => r[k]);
-    await tx.query(
-      `INSERT INTO ${table} (exchange, account, symbol, side, contracts, contract_size, entry_price, mark_price, liquidation_price,
-         notional, unrealized_pnl, leverage, margin_mode, as_of, event_position)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::numeric[], $6::numeric[], $7::numeric[], $8::numeric[],
-         $9::numeric[], $10::numeric[], $11::numeric[], $12::numeric[], $13::text[], $14::timestamptz[], $15::bigint[])`,
-      [
-        col('exchange'),
-        col('account'),
-        col('symbol'),
-        col('side'),
-        col('contracts'),
-        col('contractSize'),
-        col('entryPrice'),
-        col('markPrice'),
-        col('liquidationPrice'),
-        col('notional'),
-        col('unrealizedPnl'),
-        col('leverage'),
-        col('marginMode'),
-        col('asOf'),
-        col('eventPosition'),
-      ],
-    );
-  };
-}
-
-// The rows are made in SQL from the stored events (schema/003_sync_run_rows.sql): only their
-// positions travel. A rebuild reads these events without their bodies.
-async function applySyncRuns(tx: PoolClient, table: string, events: Pick<RecordedEvent, 'type' | 'globalPosition'>[]): Promise<void> {
-  const positions = events.filter((e) => e.type === 'sync_completed' || e.type === 'sync_failed').map((e) => e.globalPosition);
-  if (positions.length) {
-    await tx.query(
-      `INSERT INTO ${table} (sync_id, exchange, account, trigger, started_at, finished_at, status, changed, error_class, error_message,
-         retryable, attempts, balances, positions, fetch_ms, event_position)
-       SELECT * FROM exchange_sync.sync_run_rows($1::bigint[])`,
-      [positions],
-    );
+/** Brings every projection up to the end of the log, then returns (one-shot commands). */
+export async function catchUpProjections(
+  store: EventStore,
+  logger?: Logger,
+  opts: { timeoutMs?: number; projections?: readonly Projection[] } = {},
+): Promise<boolean> {
+  let failed: (err: Error) => void = () => {};
+  const error = new Promise<never>((_, reject) => (failed = reject));
+  // A transaction left open elsewhere holds the read horizon back; a one-shot command then
+  // answers with what it has rather than wait for that transaction.
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), opts.timeoutMs ?? 15_000)));
+  const projector = new Projector(store, { projections: opts.projections, batchSize: 500, pollMs: 50, logger, onError: (_, err) => failed(err) });
+  projector.start();
+  try {
+    // A one-shot command reports the first failure instead of retrying forever.
+    const done = await Promise.race([projector.caughtUp().then(() => true), error, timedOut]);
+    if (!done) logger?.warn('projections not fully caught up: an open transaction holds back the newest events');
+    return done;
+  } finally {
+    clearTimeout(timer);
+    await projector.stop();
   }
-}
-
-/** Applies `events` to the named projections in `tables`. */
-export async function project(tx: PoolClient, events: RecordedEvent[], tables: Partial<Tables>): Promise<void> {
-  const changes = accountChanges(events);
-  const jobs: [ProjectionName, () => Promise<void>][] = [
-    ['balances', () => replaceAccountRows(tx, tables.balances!, changes, insertBalances(tx, tables.balances!))],
-    ['positions', () => replaceAccountRows(tx, tables.positions!, changes, insertPositions(tx, tables.positions!))],
-    ['sync_runs', () => applySyncRuns(tx, tables.sync_runs!, events)],
-  ];
-  for (const [name, job] of jobs) if (tables[name]) await job();
 }

@@ -1,12 +1,16 @@
-// Rebuild: replay the whole log into fresh shadow tables, batch by batch (short transactions, so
-// the live subscribers' read horizon is never held back), then swap them in one transaction that
-// holds the live projector's checkpoint lock: events that land meanwhile end up in the new tables.
+// Rebuild: replay the log into fresh shadow tables, batch by batch (short transactions, so the
+// live subscribers' read horizon is never held back), then swap them in, in one transaction that
+// holds every projection's checkpoint lock: events that land meanwhile end up in the new tables,
+// and the projections not rebuilt are brought to the same point of the log, so all the tables
+// agree with each other afterwards.
 import type { Logger } from 'pino';
 import { lockCheckpoint, saveCheckpoint } from '../events/checkpoints.js';
+import { compareCursors, START, type Cursor } from '../events/cursor.js';
 import { withTransaction, type PoolClient } from '../events/db.js';
-import { START, type Cursor, type EventStore } from '../events/store.js';
-import { project } from './projector.js';
-import { LIVE, PROJECTIONS, PROJECTOR_SUBSCRIBER, shadowName, type ProjectionName, type Tables } from './tables.js';
+import type { EventStore } from '../events/store.js';
+import type { Projection, Tables } from './projection.js';
+import { PROJECTIONS } from './registry.js';
+import { liveTables, SCHEMA, shadowName, shadowTables } from './tables.js';
 
 export interface RebuildProgress {
   done: number;
@@ -15,7 +19,10 @@ export interface RebuildProgress {
 }
 
 export interface RebuildOptions {
-  projections?: ProjectionName[];
+  /** Names of the projections to rebuild; default all. */
+  projections?: readonly string[];
+  /** Where the names are looked up, and which projections are kept at the same point; default the product's. */
+  registry?: readonly Projection[];
   batchSize?: number;
   onProgress?: (p: RebuildProgress) => void;
   logger?: Logger;
@@ -24,64 +31,72 @@ export interface RebuildOptions {
 export interface RebuildResult {
   events: number;
   ms: number;
-  projections: ProjectionName[];
+  projections: string[];
 }
 
-const compare = (a: Cursor, b: Cursor) => {
-  const tx = BigInt(a.transactionId) - BigInt(b.transactionId);
-  return tx !== 0n ? (tx < 0n ? -1 : 1) : a.globalPosition - b.globalPosition;
-};
+export class UnknownProjectionError extends Error {
+  override name = 'UnknownProjectionError';
+}
 
-// project() applies only each account's newest snapshot of a batch, and makes sync_runs rows from
-// the stored events in SQL: so older snapshots are skipped unread, and no other body is read.
-const readBatch = (store: EventStore, tx: PoolClient, after: Cursor, batchSize: number, until?: Cursor) =>
-  store.readForReplay(after, batchSize, { bodiesOf: ['snapshot_recorded', 'snapshot_unchanged'], client: tx, ...(until ? { until } : {}) });
+type Target = { projection: Projection; tables: Tables };
 
-async function replay(store: EventStore, tx: PoolClient, from: Cursor, tables: Partial<Tables>, batchSize: number, until?: Cursor) {
+async function applyBatch(tx: PoolClient, targets: Target[], events: Parameters<Projection['apply']>[1]): Promise<void> {
+  for (const t of targets) await t.projection.apply(tx, events, t.tables);
+}
+
+/** Replays (from, until] (or to the end) into the targets; one read serves them all. */
+async function replay(store: EventStore, tx: PoolClient, from: Cursor, targets: Target[], batchSize: number, until?: Cursor) {
   let cursor = from;
   let count = 0;
+  const select = targets.map((t) => t.projection.selector);
   for (;;) {
-    const batch = await readBatch(store, tx, cursor, batchSize, until);
+    const batch = await store.readSelected(cursor, batchSize, { select, client: tx, ...(until ? { until } : {}) });
     if (!batch.end) return { cursor, count };
-    await project(tx, batch.events, tables);
+    await applyBatch(tx, targets, batch.events);
     cursor = batch.end;
     count += batch.read;
   }
 }
 
-async function renameIndexes(tx: PoolClient, name: ProjectionName): Promise<void> {
-  const shadow = shadowName(name);
-  const { rows } = await tx.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = 'exchange_sync' AND tablename = $1`, [name]);
+async function renameIndexes(tx: PoolClient, table: string): Promise<void> {
+  const shadow = shadowName(table);
+  const { rows } = await tx.query<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2`, [SCHEMA, table]);
   for (const { indexname } of rows) {
-    if (indexname.startsWith(shadow)) await tx.query(`ALTER INDEX exchange_sync."${indexname}" RENAME TO "${name}${indexname.slice(shadow.length)}"`);
+    if (indexname.startsWith(shadow)) await tx.query(`ALTER INDEX ${SCHEMA}."${indexname}" RENAME TO "${table}${indexname.slice(shadow.length)}"`);
   }
 }
 
 export async function rebuild(store: EventStore, opts: RebuildOptions = {}): Promise<RebuildResult> {
   const started = performance.now();
-  const selected = opts.projections ?? [...PROJECTIONS];
+  const registry = opts.registry ?? PROJECTIONS;
+  const names = opts.projections ?? registry.map((p) => p.name);
+  const unknown = names.filter((n) => !registry.some((p) => p.name === n));
+  if (unknown.length) throw new UnknownProjectionError(`unknown projection ${unknown.join(', ')}; known: ${registry.map((p) => p.name).join(', ')}`);
+  const selected = registry.filter((p) => names.includes(p.name));
+  const others = registry.filter((p) => !names.includes(p.name));
   const batchSize = opts.batchSize ?? 10000;
   const pool = store.pool;
-  const shadow: Partial<Tables> = Object.fromEntries(selected.map((n) => [n, `exchange_sync.${shadowName(n)}`]));
+  const targets: Target[] = selected.map((projection) => ({ projection, tables: shadowTables(projection) }));
 
   const total = await withTransaction(pool, async (tx) => {
     await tx.query('SET LOCAL synchronous_commit = off');
-    for (const name of selected) {
+    for (const table of selected.flatMap((p) => p.tables)) {
       // A crashed earlier rebuild may have left its shadow table behind.
-      await tx.query(`DROP TABLE IF EXISTS exchange_sync.${shadowName(name)}`);
-      await tx.query(`CREATE TABLE exchange_sync.${shadowName(name)} (LIKE exchange_sync.${name} INCLUDING ALL)`);
+      await tx.query(`DROP TABLE IF EXISTS ${SCHEMA}.${shadowName(table)}`);
+      await tx.query(`CREATE TABLE ${SCHEMA}.${shadowName(table)} (LIKE ${SCHEMA}.${table} INCLUDING ALL)`);
     }
-    return Number((await tx.query<{ n: string }>('SELECT count(*) AS n FROM exchange_sync.events')).rows[0]?.n ?? 0);
+    return Number((await tx.query<{ n: string }>(`SELECT count(*) AS n FROM ${SCHEMA}.events`)).rows[0]?.n ?? 0);
   });
 
   let cursor = START;
   let done = 0;
+  const select = targets.map((t) => t.projection.selector);
   for (;;) {
     const batch = await withTransaction(pool, async (tx) => {
       // Only shadow tables change here: a crash loses them whatever the commit waited for.
       await tx.query('SET LOCAL synchronous_commit = off');
-      const b = await readBatch(store, tx, cursor, batchSize);
-      await project(tx, b.events, shadow);
+      const b = await store.readSelected(cursor, batchSize, { select, client: tx });
+      await applyBatch(tx, targets, b.events);
       return b;
     });
     if (!batch.end) break;
@@ -92,24 +107,34 @@ export async function rebuild(store: EventStore, opts: RebuildOptions = {}): Pro
   }
 
   const swapped = await withTransaction(pool, async (tx) => {
-    const live = await lockCheckpoint(tx, PROJECTOR_SUBSCRIBER);
-    // With the live projector held, bring the shadow tables to the end of the log...
-    const tail = await replay(store, tx, cursor, shadow, batchSize);
+    // Every checkpoint, in registry order (two rebuilds then never deadlock): the live projectors
+    // wait until the swap is committed.
+    const checkpoints = new Map<string, Cursor>();
+    for (const p of registry) checkpoints.set(p.name, await lockCheckpoint(tx, p.checkpoint));
+    // With the live projectors held, bring the shadow tables to the end of the log...
+    const tail = await replay(store, tx, cursor, targets, batchSize);
     const end = tail.cursor;
-    if (compare(live, end) > 0) throw new Error('live projections are ahead of the log end seen by the rebuild; retry the rebuild');
-    // ...and the live tables that are not being replaced to the very same point.
-    const others = PROJECTIONS.filter((n) => !selected.includes(n));
-    if (others.length) await replay(store, tx, live, Object.fromEntries(others.map((n) => [n, LIVE[n]])), batchSize, end);
-    for (const name of selected) {
-      await tx.query(`DROP TABLE exchange_sync.${name}`);
-      await tx.query(`ALTER TABLE exchange_sync.${shadowName(name)} RENAME TO ${name}`);
-      await renameIndexes(tx, name);
+    for (const p of selected) {
+      if (compareCursors(checkpoints.get(p.name)!, end) > 0) throw new Error(`live projection ${p.name} is ahead of the log end seen by the rebuild; retry the rebuild`);
     }
-    await saveCheckpoint(tx, PROJECTOR_SUBSCRIBER, end);
+    // ...and the projections not being replaced to the very same point.
+    for (const p of others) {
+      const at = checkpoints.get(p.name)!;
+      if (compareCursors(at, end) >= 0) continue;
+      await replay(store, tx, at, [{ projection: p, tables: liveTables(p) }], batchSize, end);
+      await saveCheckpoint(tx, p.checkpoint, end);
+    }
+    for (const table of selected.flatMap((p) => p.tables)) {
+      await tx.query(`DROP TABLE ${SCHEMA}.${table}`);
+      await tx.query(`ALTER TABLE ${SCHEMA}.${shadowName(table)} RENAME TO ${table}`);
+      await renameIndexes(tx, table);
+    }
+    for (const p of selected) await saveCheckpoint(tx, p.checkpoint, end);
     return tail.count;
   });
   done += swapped;
   opts.onProgress?.({ done, total: Math.max(total, done) });
-  opts.logger?.info({ events: done, projections: selected }, 'projections rebuilt');
-  return { events: done, ms: Math.round(performance.now() - started), projections: selected };
+  const rebuilt = selected.map((p) => p.name);
+  opts.logger?.info({ events: done, projections: rebuilt }, 'projections rebuilt');
+  return { events: done, ms: Math.round(performance.now() - started), projections: rebuilt };
 }

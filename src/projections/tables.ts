@@ -1,19 +1,15 @@
-// The projection tables, and the shadow names a rebuild writes into before swapping them in.
+// The names of a projection's tables: live, the shadow copies a rebuild fills before swapping them
+// in, and the temporary copies an --at answer is projected into.
+import type { Projection, Tables } from './projection.js';
 
-export const PROJECTIONS = ['balances', 'positions', 'sync_runs'] as const;
-export type ProjectionName = (typeof PROJECTIONS)[number];
+export const SCHEMA = 'exchange_sync';
 
-/** Checkpoint name of the live projector (one checkpoint for all three tables). */
-export const PROJECTOR_SUBSCRIBER = 'projections';
-
-export type Tables = Record<ProjectionName, string>;
-
-export const LIVE: Tables = {
-  balances: 'exchange_sync.balances',
-  positions: 'exchange_sync.positions',
-  sync_runs: 'exchange_sync.sync_runs',
-};
-
-export function shadowName(name: ProjectionName): string {
-  return `${name}_rebuild`;
+function named(p: Pick<Projection, 'tables'>, name: (table: string) => string): Tables {
+  return Object.fromEntries(p.tables.map((t) => [t, name(t)]));
 }
+
+export const shadowName = (table: string) => `${table}_rebuild`;
+
+export const liveTables = (p: Pick<Projection, 'tables'>) => named(p, (t) => `${SCHEMA}.${t}`);
+export const shadowTables = (p: Pick<Projection, 'tables'>) => named(p, (t) => `${SCHEMA}.${shadowName(t)}`);
+export const asOfTables = (p: Pick<Projection, 'tables'>) => named(p, (t) => `pg_temp.${t}_at`);

@@ -1,0 +1,14 @@
+// Every read model the daemon keeps. The live projector, `rebuild`, `rebuild --projection`, lag in
+// status and metrics, and the tests take the list from here; adding a projection is adding it here.
+import { balances } from './balances.js';
+import { positions } from './positions.js';
+import type { Projection } from './projection.js';
+import { syncRuns } from './sync-runs.js';
+
+export const PROJECTIONS: readonly Projection[] = [balances, positions, syncRuns];
+
+export const PROJECTION_NAMES = PROJECTIONS.map((p) => p.name);
+
+export function findProjection(name: string, registry: readonly Projection[] = PROJECTIONS): Projection | undefined {
+  return registry.find((p) => p.name === name);
+}
