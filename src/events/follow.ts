@@ -35,6 +35,9 @@ export async function* follow(store: EventStore, opts: FollowOptions = {}): Asyn
   try {
     while (!signal?.aborted) {
       waker.clear();
+      // Asked before the read, as in Subscription.pass: asked after it, a blocker that commits in
+      // between would hide that the read missed an event.
+      const heldBack = opts.untilEnd ? false : await store.hasHeldBack();
       const events = await store.readAfter(cursor, batchSize, { fromGlobalPosition: opts.fromGlobalPosition });
       const last = events[events.length - 1];
       if (last) {
@@ -43,7 +46,7 @@ export async function* follow(store: EventStore, opts: FollowOptions = {}): Asyn
         if (events.length === batchSize) continue;
       }
       if (opts.untilEnd) return;
-      await waker.sleep(wait.next(await store.hasHeldBack()), () => signal?.aborted === true);
+      await waker.sleep(wait.next(heldBack), () => signal?.aborted === true);
     }
   } finally {
     unlisten?.();

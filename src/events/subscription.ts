@@ -193,23 +193,28 @@ export class Subscription {
     }
   }
 
-  /** One transaction: lock our checkpoint, read a batch after it, handle it, advance it. */
+  /**
+   * One transaction: lock our checkpoint, read a batch after it, handle it, advance it. Whether
+   * events are held back is asked before the read: a transaction that holds back an event
+   * committed by then may commit between the read and a later look, which would then see nothing
+   * held back although the read missed that event (and caughtUp() would resolve too early).
+   */
   private async pass(): Promise<{ count: number; heldBack: boolean }> {
-    const { from, end, read } = await withTransaction(this.store.pool, async (tx) => {
+    const { from, end, read, heldBack } = await withTransaction(this.store.pool, async (tx) => {
       const from = await lockCheckpoint(tx, this.opts.name);
+      const heldBack = await this.store.hasHeldBack(tx);
       const batch = await this.read(from, tx);
       if (batch.end) {
         if (batch.events.length) await this.opts.handler(batch.events, tx);
         await saveCheckpoint(tx, this.opts.name, batch.end);
       }
-      return { from, ...batch };
+      return { from, heldBack, ...batch };
     });
     this.cursor = end ?? from;
     if (end) {
       this.delivered += read;
       this.opts.onProgress?.(end, read);
     }
-    const heldBack = read < this.batchSize ? await this.store.hasHeldBack() : false;
     return { count: read, heldBack };
   }
 
