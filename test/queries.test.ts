@@ -526,5 +526,10 @@ describe('a role that may only read', () => {
     const at = await cliWith({ ...env(), DATABASE_URL: url.toString() }, 'balances', '--json', '--account', 'bybit:late', '--at', await dbNow());
     assert.equal(at.code, 0, at.stderr);
     assert.deepEqual(JSON.parse(at.stdout), writer);
+
+    // A read-only session (a hot standby) cannot make them: one line says so, nothing is written.
+    const standby = await cliWith({ ...env(), PGOPTIONS: '-c default_transaction_read_only=on' }, 'balances', '--at', await dbNow());
+    assert.equal(standby.code, 1);
+    assert.equal(standby.stderr, 'exchange-sync balances: --at projects into temporary tables, which a read-only session (a hot standby) cannot create; ask the primary\n');
   });
 });

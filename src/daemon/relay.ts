@@ -8,6 +8,7 @@
 import { jetstream, jetstreamManager, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
+import { EVENT_TYPE } from '../events/catalog.js';
 import { lockCheckpoint, saveCheckpoint } from '../events/checkpoints.js';
 import { withTransaction, type PoolClient, type Queryable } from '../events/db.js';
 import { toEnvelope } from '../events/envelope.js';
@@ -60,7 +61,6 @@ export interface RelayStats {
 }
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
-const EVENT_TYPE = /^[a-z][a-z0-9_]*$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function eventSubject(prefix: string, e: Pick<RecordedEvent, 'streamId' | 'type'>): string {
@@ -90,7 +90,8 @@ export class Relay {
   private needsStream = true;
   // Published by this process, ack not (yet) received: a server that stops between storing a
   // message and acking it leaves such an event in the stream. The next pass finds it there and
-  // counts it as relayed by us, not as found.
+  // counts it as relayed by us, not as found. (If another daemon's pass stored it and then rolled
+  // back, both count it: `relayed` is per process, the stream holds it once either way.)
   private readonly unacked = new Set<string>();
   private started = false;
   private readonly counters: RelayStats = {
@@ -235,8 +236,13 @@ export class Relay {
       const cursor = cursorOf(event);
       if (skipThrough) {
         if (compareCursors(cursor, skipThrough) <= 0) {
-          if (this.unacked.delete(event.id)) this.counters.relayed += 1;
-          else this.counters.skipped += 1;
+          if (this.unacked.delete(event.id)) {
+            this.counters.relayed += 1;
+            this.counters.lastGlobalPosition = event.globalPosition;
+            this.counters.lastRelayedAt = new Date();
+          } else {
+            this.counters.skipped += 1;
+          }
           continue;
         }
         skipThrough = undefined;
@@ -259,8 +265,8 @@ export class Relay {
     for (const [k, v] of own) h.set(k, v);
     if (payload.gzip) h.set(CONTENT_ENCODING, 'gzip');
     const retried = this.unacked.has(event.id);
-    // Ids left by passes another daemon finished for us are never cleared otherwise.
-    if (this.unacked.size > 10_000) this.unacked.clear();
+    // Ids left by passes another daemon finished for us are never cleared otherwise: the oldest go.
+    if (this.unacked.size >= 10_000) this.unacked.delete(this.unacked.values().next().value!);
     this.unacked.add(event.id);
     const ack = await this.js.publish(subject, payload.data, {
       msgID: event.id,

@@ -6,6 +6,9 @@ import { Decimal } from './decimal.js';
 
 export const Iso = z.iso.datetime({ offset: true });
 
+/** An event type's name: snake_case, as it becomes a NATS subject token (and a SQL literal in reads). */
+export const EVENT_TYPE = /^[a-z][a-z0-9_]*$/;
+
 export const BalanceSchema = z.object({
   asset: z.string().min(1),
   free: Decimal.nullable(),

@@ -32,10 +32,10 @@ export async function subscriberLag(db: Queryable, subscriber: string): Promise<
   return (await subscriberLags(db, [subscriber])).get(subscriber) ?? { events: 0, seconds: 0 };
 }
 
-/** The most behind of several lags: what a reader of all of them together sees. */
+/** The lag of the subscriber furthest behind (oldest unread event, then most events). */
 export function worstLag(lags: Iterable<SubscriberLag>): SubscriberLag {
   let worst: SubscriberLag = { events: 0, seconds: 0 };
-  for (const l of lags) worst = { events: Math.max(worst.events, l.events), seconds: Math.max(worst.seconds, l.seconds) };
+  for (const l of lags) if (l.seconds > worst.seconds || (l.seconds === worst.seconds && l.events > worst.events)) worst = l;
   return worst;
 }
 

@@ -1,7 +1,7 @@
 // Appending to and reading from the log. All ordering guarantees live in schema/001_event_store.sql;
 // this module validates events against the catalog and maps rows to typed records.
 import { randomUUID } from 'node:crypto';
-import { catalog as productCatalog, validateEventData, type Catalog } from './catalog.js';
+import { catalog as productCatalog, EVENT_TYPE, validateEventData, type Catalog } from './catalog.js';
 import { START, type Cursor } from './cursor.js';
 import { sqlState, type Pool, type Queryable } from './db.js';
 import type { AccountFilter } from './streams.js';
@@ -125,8 +125,6 @@ export interface Selector {
   resetBy?: string;
 }
 
-const EVENT_TYPE = /^[a-z][a-z0-9_]*$/;
-
 function checkSelector(s: Selector): void {
   for (const t of [...s.types, ...(s.resetBy ? [s.resetBy] : [])]) if (!EVENT_TYPE.test(t)) throw new Error(`not an event type: "${t}"`);
 }
@@ -182,9 +180,16 @@ const asOfResetSql = (resetBy: string) => `
   WHERE ${STREAM_FILTER('$3', '$4', 's.stream_id')}
   ORDER BY ev.transaction_id, ev.global_position`;
 
-// As of a moment, every selected event, a page at a time. $1, $2 after; $3 limit; $4 moment;
-// $5 types; $6, $7 exchange, account.
-const AS_OF_PAGE = batchSql(EVENT_COLUMNS, `AND recorded_at <= $4::timestamptz AND type = ANY ($5::text[]) AND ${STREAM_FILTER('$6', '$7')}`);
+// As of a moment, every selected event, a page at a time, in read order. No read horizon: the
+// caller pages inside one REPEATABLE READ snapshot, in which nothing can appear behind a cursor
+// (and an unrelated open transaction then hides nothing recorded before the moment).
+// $1, $2 after; $3 limit; $4 moment; $5 types; $6, $7 exchange, account.
+const AS_OF_PAGE = `
+  SELECT ${EVENT_COLUMNS} FROM exchange_sync.events
+  WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint)
+    AND recorded_at <= $4::timestamptz AND type = ANY ($5::text[]) AND ${STREAM_FILTER('$6', '$7')}
+  ORDER BY transaction_id, global_position
+  LIMIT $3`;
 
 // Held back: committed or not, rows at or above the read horizon, which no reader may pass yet.
 const HAS_HELD_BACK = `
@@ -300,7 +305,8 @@ export class EventStore {
   /**
    * The selected events recorded at or before `at`, in read order, of the accounts `streams`
    * selects: with a reset type in one read (per stream, from its newest reset on), otherwise a
-   * page of `limit` after `after` (an empty page ends it).
+   * page of `limit` after `after` (an empty page ends it; page inside one REPEATABLE READ
+   * transaction).
    */
   async readSelectedAsOf(
     at: Date | string,
@@ -343,6 +349,12 @@ export class EventStore {
       [streamId, types],
     );
     return rows[0] ? toRecorded(rows[0]) : undefined;
+  }
+
+  /** Events in the log (for progress). */
+  async countEvents(client?: Queryable): Promise<number> {
+    const { rows } = await (client ?? this.pool).query<{ n: string }>('SELECT count(*) AS n FROM exchange_sync.events');
+    return Number(rows[0]?.n ?? 0);
   }
 
   /** The stream's last position (0 when it has no events). */

@@ -35,8 +35,8 @@ export interface SubscriptionOptions {
 /** One LISTEN connection shared by every subscription of a process. */
 export class Notifier {
   private client: pg.Client | undefined;
-  /** Set from the first add() on: one connection (or retry loop) however many subscribers add themselves. */
-  private connecting = false;
+  /** Set by the first add(): one connection (and retry loop) however many subscribers add themselves. */
+  private started = false;
   private readonly listeners = new Set<() => void>();
   private stopped = false;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -48,8 +48,8 @@ export class Notifier {
 
   add(listener: () => void): () => void {
     this.listeners.add(listener);
-    if (!this.connecting) {
-      this.connecting = true;
+    if (!this.started) {
+      this.started = true;
       void this.connect(0);
     }
     return () => this.listeners.delete(listener);
@@ -58,8 +58,18 @@ export class Notifier {
   private async connect(attempt: number): Promise<void> {
     this.retryTimer = undefined;
     if (this.stopped) return;
-    const client = new pg.Client({ connectionString: this.connectionString, application_name: 'exchange-sync-listen' });
+    const client = new pg.Client({
+      connectionString: this.connectionString,
+      application_name: 'exchange-sync-listen',
+      // A connect that hangs must fail, or the retry loop would never run again.
+      connectionTimeoutMillis: 10_000,
+      keepAlive: true,
+    });
+    let retried = false;
+    // A socket dying during LISTEN both emits 'error' and rejects the query: one retry per client.
     const retry = () => {
+      if (retried) return;
+      retried = true;
       if (this.client === client) this.client = undefined;
       client.removeAllListeners();
       client.on('error', () => {});
@@ -128,8 +138,8 @@ export class Subscription {
     return this.opts.name;
   }
 
-  /** Events delivered by this instance since start. */
-  get deliveredCount(): number {
+  /** Events this instance's checkpoint has passed since start (handed to the handler or not selected). */
+  get passedCount(): number {
     return this.delivered;
   }
 
@@ -195,20 +205,21 @@ export class Subscription {
 
   /**
    * One transaction: lock our checkpoint, read a batch after it, handle it, advance it. Whether
-   * events are held back is asked before the read: a transaction that holds back an event
-   * committed by then may commit between the read and a later look, which would then see nothing
-   * held back although the read missed that event (and caughtUp() would resolve too early).
+   * events are held back is asked first, outside it: asked after the read, a transaction holding
+   * back an event committed by then could commit in between, so the look would see nothing held
+   * back although the read missed that event (and caughtUp() would resolve too early). Outside,
+   * so that our own transaction id (the checkpoint lock takes one) holds nothing back.
    */
   private async pass(): Promise<{ count: number; heldBack: boolean }> {
-    const { from, end, read, heldBack } = await withTransaction(this.store.pool, async (tx) => {
+    const heldBack = await this.store.hasHeldBack();
+    const { from, end, read } = await withTransaction(this.store.pool, async (tx) => {
       const from = await lockCheckpoint(tx, this.opts.name);
-      const heldBack = await this.store.hasHeldBack(tx);
       const batch = await this.read(from, tx);
       if (batch.end) {
         if (batch.events.length) await this.opts.handler(batch.events, tx);
         await saveCheckpoint(tx, this.opts.name, batch.end);
       }
-      return { from, heldBack, ...batch };
+      return { from, ...batch };
     });
     this.cursor = end ?? from;
     if (end) {

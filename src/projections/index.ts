@@ -4,8 +4,8 @@ import type { AccountFilter } from '../events/streams.js';
 import type { Projection } from './projection.js';
 import { liveTables } from './tables.js';
 
-export { PROJECTIONS, PROJECTION_NAMES, findProjection } from './registry.js';
-export { defineProjection, checkpointName, type Projection, type ProjectionDefinition, type Replay, type Tables } from './projection.js';
+export { PROJECTIONS, PROJECTION_NAMES } from './registry.js';
+export { defineProjection, type Projection, type ProjectionDefinition, type Replay, type Tables } from './projection.js';
 export { createProjector, catchUpProjections, Projector, type ProjectorOptions } from './projector.js';
 export { rebuild, UnknownProjectionError, type RebuildProgress, type RebuildOptions, type RebuildResult } from './rebuild.js';
 export { projectionAt } from './as-of.js';

@@ -48,12 +48,15 @@ export interface Projection<R = unknown> {
   read(db: Queryable, tables: Tables, filter?: AccountFilter): Promise<R[]>;
 }
 
-export function checkpointName(projection: string): string {
+function checkpointName(projection: string): string {
   return `projection:${projection}`;
 }
 
 export function defineProjection<T extends EventType, N extends string, R>(def: ProjectionDefinition<T, N, R>): Projection<R> {
   if (!/^[a-z][a-z0-9_]*$/.test(def.name)) throw new Error(`projection name "${def.name}" must be snake_case`);
+  if (def.replay.kind === 'since-reset' && !(def.consumes as readonly string[]).includes(def.replay.resetBy)) {
+    throw new Error(`projection ${def.name}: its reset event ${def.replay.resetBy} must be one it consumes`);
+  }
   const consumed = new Set<string>(def.consumes);
   return {
     name: def.name,

@@ -85,7 +85,7 @@ export async function rebuild(store: EventStore, opts: RebuildOptions = {}): Pro
       await tx.query(`DROP TABLE IF EXISTS ${SCHEMA}.${shadowName(table)}`);
       await tx.query(`CREATE TABLE ${SCHEMA}.${shadowName(table)} (LIKE ${SCHEMA}.${table} INCLUDING ALL)`);
     }
-    return Number((await tx.query<{ n: string }>(`SELECT count(*) AS n FROM ${SCHEMA}.events`)).rows[0]?.n ?? 0);
+    return store.countEvents(tx);
   });
 
   let cursor = START;

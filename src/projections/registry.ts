@@ -9,6 +9,3 @@ export const PROJECTIONS: readonly Projection[] = [balances, positions, syncRuns
 
 export const PROJECTION_NAMES = PROJECTIONS.map((p) => p.name);
 
-export function findProjection(name: string, registry: readonly Projection[] = PROJECTIONS): Projection | undefined {
-  return registry.find((p) => p.name === name);
-}

@@ -1,5 +1,5 @@
 // Rows to and from projection tables, the same way for every projection: many rows in one INSERT
-// (unnest of one array per column), and reads whose numeric columns come back canonical.
+// (one JSON document), and reads whose numeric columns come back canonical.
 import { toDecimal } from '../events/decimal.js';
 import type { QueryResultRow } from 'pg';
 import type { Queryable } from '../events/db.js';
