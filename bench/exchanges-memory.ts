@@ -15,6 +15,10 @@ import type { Account } from '../src/config.js';
 import { startEmulator, type Emulator } from '../src/emulator/index.js';
 import { createExchangeAccess } from '../src/exchanges/index.js';
 import { createInstance } from '../src/exchanges/instances.js';
+import { loadExchange } from '../src/exchanges/ccxt-modules.js';
+
+// createInstance() builds from loaded exchange modules; the adapter loads them on first sync.
+await Promise.all(['bybit', 'binance'].map(loadExchange));
 
 const MB = 1024 * 1024;
 const here = fileURLToPath(import.meta.url);

@@ -1,22 +1,16 @@
-// Daemon memory per account: RSS after GC in a fresh child process (node --expose-gc) running a
-// whole Daemon (pool, projector, relay on its own NATS prefix/stream, HTTP, scheduler) with 1, 100
-// and 1,000 bybit accounts configured and synced once each against the emulator (in the parent).
-// Baseline, same run: the bare adapter (createExchangeAccess + one fetchSnapshot per account) in
-// the same kind of child, i.e. what the ccxt instances alone cost.
+// Daemon memory: RSS after GC of a fresh child process running the compiled daemon under plain
+// node (bench/memory-child.mjs: pool, projectors, relay on its own NATS prefix/stream, HTTP,
+// scheduler) with 1, 100 and 1,000 bybit accounts, each synced once against the emulator (in the
+// parent). Baselines, same run: node with pg and the NATS client loaded and connected (what any
+// such service costs), and the bare exchange adapter in the same kind of child.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { Daemon } from '../src/daemon/daemon.js';
 import { startEmulator } from '../src/emulator/index.js';
-import { createExchangeAccess } from '../src/exchanges/index.js';
-import { createInstance } from '../src/exchanges/instances.js';
-import { silentLogger } from '../src/log.js';
-import { benchAccounts, benchConfig, seedEmulator, sleep } from './common.js';
+import { seedEmulator } from './common.js';
 import type { Figure } from './report.js';
 
-const here = fileURLToPath(import.meta.url);
-const KB = 1024;
+const CHILD = fileURLToPath(new URL('./memory-child.mjs', import.meta.url));
+const MB = 1024;
 
 interface Mem {
   rssKB: number;
@@ -25,7 +19,7 @@ interface Mem {
   arrayBuffersKB: number;
 }
 export interface MemoryChildResult {
-  mode: 'daemon' | 'adapter';
+  mode: 'daemon' | 'adapter' | 'baseline';
   accounts: number;
   /** After start (accounts configured, nothing synced). */
   started: Mem;
@@ -35,62 +29,9 @@ export interface MemoryChildResult {
   seconds: number;
 }
 
-async function settled(): Promise<Mem> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) throw new Error('run with node --expose-gc');
-  for (let i = 0; i < 4; i++) {
-    gc();
-    await new Promise((r) => setImmediate(r));
-  }
-  const m = process.memoryUsage();
-  return { rssKB: Math.round(m.rss / KB), heapUsedKB: Math.round(m.heapUsed / KB), externalKB: Math.round(m.external / KB), arrayBuffersKB: Math.round(m.arrayBuffers / KB) };
-}
-
-async function child(mode: 'daemon' | 'adapter', n: number, emuUrl: string, dbUrl: string): Promise<void> {
-  const accounts = benchAccounts(n, emuUrl);
-  // Load the module graph (ccxt, undici, zod, pg, nats) before the first reading.
-  createInstance({ exchange: 'bybit', testnet: false }, {}, { timeoutMs: 1000 });
-  const t0 = performance.now();
-  let ok = 0;
-  let started: Mem;
-  let synced: Mem;
-  if (mode === 'adapter') {
-    const access = createExchangeAccess(accounts, { timeoutMs: 30_000 });
-    started = await settled();
-    const results = await Promise.allSettled(accounts.map((a) => access.fetchSnapshot(a)));
-    ok = results.filter((r) => r.status === 'fulfilled').length;
-    synced = await settled();
-    await access.close();
-  } else {
-    const daemon = new Daemon(benchConfig(dbUrl, accounts), { logger: silentLogger(), pollMs: 500, httpHost: '127.0.0.1' });
-    await daemon.start();
-    for (let i = 0; i < 200 && !daemon.nats; i++) await sleep(50);
-    started = await settled();
-    const results = await daemon.sync({}, 'api');
-    ok = results.filter((r) => r.status === 'ok').length;
-    // Let the projector and relay take the events in, then settle.
-    const last = Math.max(...results.map((r) => r.globalPosition));
-    for (let i = 0; i < 600; i++) {
-      const lag = (await daemon.status()) as { lag: { relay: { events: number }; projections: { events: number } } };
-      if (lag.lag.relay.events === 0 && lag.lag.projections.events === 0) break;
-      await sleep(100);
-    }
-    void last;
-    synced = await settled();
-    const stream = daemon.config.nats.stream;
-    await daemon.stop();
-    const nc = await connect({ servers: (process.env.NATS_URL ?? 'nats://127.0.0.1:4222').replace(/^nats:\/\//, '') });
-    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => {});
-    await nc.close();
-  }
-  const result: MemoryChildResult = { mode, accounts: n, started, synced, ok, seconds: Math.round(performance.now() - t0) / 1000 };
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-  process.exit(0);
-}
-
-function runChild(mode: 'daemon' | 'adapter', n: number, emuUrl: string, dbUrl: string): Promise<MemoryChildResult> {
+function runChild(mode: MemoryChildResult['mode'], n: number, emuUrl: string, dbUrl: string): Promise<MemoryChildResult> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', here, '--child', mode, String(n), emuUrl, dbUrl], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn(process.execPath, ['--expose-gc', CHILD, mode, String(n), emuUrl, dbUrl], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
     proc.on('exit', (code) => {
@@ -107,7 +48,9 @@ export async function benchMemory(dbUrl: string, opts: { counts: number[] }): Pr
   const emu = await startEmulator({ port: 0, scenario: 'empty', driftMs: 0 });
   seedEmulator(emu, Math.max(...opts.counts));
   const runs: MemoryChildResult[] = [];
+  let baseline: MemoryChildResult;
   try {
+    baseline = await runChild('baseline', 0, emu.url, dbUrl);
     for (const n of opts.counts) {
       runs.push(await runChild('daemon', n, emu.url, dbUrl));
       runs.push(await runChild('adapter', n, emu.url, dbUrl));
@@ -125,10 +68,22 @@ export async function benchMemory(dbUrl: string, opts: { counts: number[] }): Pr
       name: `memory, daemon RSS, ${r.accounts} acct${r.accounts > 1 ? 's' : ''} synced (${r.ok} ok)`,
       unit: 'KB',
       value: r.synced.rssKB,
-      baselineName: 'bare adapter RSS',
-      baseline: base?.synced.rssKB,
+      baselineName: 'node + pg + NATS client RSS',
+      baseline: baseline.synced.rssKB,
       lowerIsBetter: true,
+      // Targets: 100 MB with one account, 150 MB with 1,000.
+      ...(r.accounts === 1 ? { max: 100 * MB } : r.accounts >= 1000 ? { max: 150 * MB } : {}),
     });
+    if (base) {
+      figures.push({
+        name: `memory, bare adapter RSS, ${r.accounts} acct${r.accounts > 1 ? 's' : ''}`,
+        unit: 'KB',
+        value: base.synced.rssKB,
+        baselineName: 'node + pg + NATS client RSS',
+        baseline: baseline.synced.rssKB,
+        lowerIsBetter: true,
+      });
+    }
   }
   const first = 0;
   const last = d.length - 1;
@@ -151,8 +106,6 @@ export async function benchMemory(dbUrl: string, opts: { counts: number[] }): Pr
       lowerIsBetter: true,
     });
   }
-  return { figures, runs };
+  return { figures, runs: [baseline, ...runs] };
 }
 
-const args = process.argv.slice(2);
-if (args[0] === '--child') await child(args[1] as 'daemon' | 'adapter', Number(args[2]), args[3]!, args[4]!);

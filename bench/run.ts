@@ -1,9 +1,10 @@
 // `npm run bench`: every benchmark against its baseline, measured in the same run.
-// `npm run bench -- --quick` for a small fast run; `--only append,rebuild,sync,latency,storage,memory` to pick.
+// `npm run bench -- --quick` for a small fast run; `--only append,rebuild,sync,latency,storage,startup,memory` to pick.
 import { cpus } from 'node:os';
 import { createTestDb, type TestDb } from '../test/support/db.js';
 import { benchAppend } from './append.js';
 import { benchProjectionLatency, benchRelayLatency, foreignFigure, watchForeignTransactions } from './latency.js';
+import { benchStartup } from './startup.js';
 import { benchMemory } from './memory.js';
 import { benchRebuild } from './rebuild.js';
 import { report, type Figure } from './report.js';
@@ -55,6 +56,9 @@ await section('latency', async (db) => {
 });
 await section('storage', async (db) => {
   figures.push(...(await benchStorage(db.pool, { syncs: quick ? 30 : 100 })));
+});
+await section('startup', async (db) => {
+  figures.push(...(await benchStartup(db.url, { rounds: quick ? 5 : 15 })));
 });
 await section('memory', async (db) => {
   const { figures: f, runs } = await benchMemory(db.url, { counts: quick ? [1, 100] : [1, 100, 1000] });

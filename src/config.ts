@@ -49,8 +49,8 @@ const commaList = z.string().transform((s) =>
     .filter((x) => x.length > 0),
 );
 const subjectToken = z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be a NATS subject token ([A-Za-z0-9_-]+)');
-// Whether an id names a ccxt exchange is checked in loadConfig against the list it is given:
-// importing ccxt for it costs ~0.7 s, which commands that only read the database need not pay.
+// Whether an id names a ccxt exchange is checked in loadConfig against the list it is given
+// (exchanges/ids.ts), by the commands that talk to exchanges; the others check the form alone.
 const exchangeId = z.string().regex(/^[a-z0-9]+$/, 'an exchange id is a ccxt id such as bybit');
 const unknownExchange = (id: string) => `unknown exchange "${id}" (not a ccxt exchange id)`;
 const httpUrl = z.url({ protocol: /^https?$/ });

@@ -12,8 +12,12 @@ import { SnapshotSchema, type Snapshot } from '../src/events/catalog.js';
 import { toDecimal } from '../src/events/decimal.js';
 import { allUrls, createExchangeAccess, ExchangeError, scrub, type ExchangeAccessOptions } from '../src/exchanges/index.js';
 import { createInstance } from '../src/exchanges/instances.js';
+import { loadExchange } from '../src/exchanges/ccxt-modules.js';
 import { Limiter } from '../src/exchanges/limiter.js';
 import { mapBalances, mapPositions } from '../src/exchanges/snapshot.js';
+
+// createInstance() builds from loaded exchange modules; the adapter loads them on first sync.
+await Promise.all(['bybit', 'binance', 'okx', 'kraken', 'kucoin', 'gate'].map(loadExchange));
 
 type Ex = 'bybit' | 'binance';
 

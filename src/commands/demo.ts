@@ -1,3 +1,5 @@
+import { connect as tcpConnect } from 'node:net';
+import { join } from 'node:path';
 import pg from 'pg';
 import { loadConfig, type Config } from '../config.js';
 import { createPool } from '../events/db.js';
@@ -7,9 +9,38 @@ import type { Daemon } from '../daemon/daemon.js';
 import { EXCHANGE_IDS } from '../exchanges/ids.js';
 import { createLogger } from '../log.js';
 import { intFlag, type Command } from './command.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded-postgres.js';
 import { runUntilSignal } from './run.js';
 
 const DEMO_DB = 'postgres://postgres@127.0.0.1:5432/exchange_sync_demo';
+const DB_VARS = ['DATABASE_URL', 'DB_HOST', 'DB_PORT', 'DB_USER', 'DB_PASS', 'DB_NAME'];
+/** Where `demo --embedded` keeps its PostgreSQL, under the working directory. */
+const EMBEDDED_DIR = join('.exchange-sync', 'postgres');
+
+/** Whether anything accepts connections on host:port (within a short bound). */
+function listening(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tcpConnect({ host, port });
+    const done = (up: boolean) => {
+      socket.destroy();
+      resolve(up);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/**
+ * The embedded server when asked for, or when the user set no database at all and none runs on
+ * the default local port. A database the user named is never replaced: if it cannot be reached,
+ * that stays an error.
+ */
+async function wantsEmbedded(flag: boolean): Promise<boolean> {
+  if (flag) return true;
+  if (DB_VARS.some((v) => process.env[v])) return false;
+  return !(await listening('127.0.0.1', 5432));
+}
 
 /** Creates the demo database when it does not exist yet (connecting to the server's "postgres" db). */
 async function ensureDatabase(url: string): Promise<void> {
@@ -31,9 +62,10 @@ async function ensureDatabase(url: string): Promise<void> {
 
 /** Prints one line per event the relay publishes: what a downstream subscriber would see. */
 async function showEvents(daemon: Daemon, prefix: string): Promise<void> {
-  for (let i = 0; i < 300 && !daemon.nats; i++) await new Promise((r) => setTimeout(r, 100));
+  // NATS may come up later (the daemon retries and says so once); unref'd, this wait never keeps
+  // the process from exiting.
+  while (!daemon.nats) await new Promise((r) => setTimeout(r, 500).unref());
   const nc = daemon.nats;
-  if (!nc) return;
   const sub = nc.subscribe(`${prefix}.evt.>`);
   for await (const m of sub) {
     try {
@@ -47,70 +79,90 @@ async function showEvents(daemon: Daemon, prefix: string): Promise<void> {
 
 export const demo: Command = {
   name: 'demo',
-  help: `Usage: exchange-sync demo [--port N] [--http-port N]
+  help: `Usage: exchange-sync demo [--embedded] [--port N] [--http-port N]
 
 Starts the exchange emulator (one bybit and one binance demo account whose prices drift) and
 the daemon syncing both every minute, against the local PostgreSQL and NATS. Creates its
 database (DATABASE_URL, default ${DEMO_DB}) and applies the schema if needed.
+Without NATS it syncs and records all the same, and relays once NATS is there.
 Prints where to look; Ctrl-C stops both.
 
 Options:
+  --embedded      run a PostgreSQL of its own (the embedded-postgres package), data in
+                  ./${EMBEDDED_DIR}, stopped on exit. Chosen by itself when no DATABASE_URL
+                  or DB_* variable is set and nothing listens on 127.0.0.1:5432.
   --port N        emulator port (default 9480; 0 picks a free one)
   --http-port N   health/metrics port (default EXCHANGE_SYNC_HTTP_PORT or 9464)`,
-  options: { port: { type: 'string' }, 'http-port': { type: 'string' } },
+  options: { embedded: { type: 'boolean' }, port: { type: 'string' }, 'http-port': { type: 'string' } },
   async run(values) {
     const port = intFlag(values, 'port', 0, 65535) ?? 9480;
     const httpPort = intFlag(values, 'http-port', 0, 65535);
-    const emulator = await startEmulator({ port });
-    const databaseUrl = process.env.DATABASE_URL || DEMO_DB;
-    const env = {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      EXCHANGE_SYNC_INTERVAL_MINUTES: '1',
-      EXCHANGE_SYNC_EXCHANGES: 'bybit,binance',
-      EXCHANGE_SYNC_ACCOUNTS_FILE: '',
-      BYBIT_API_KEY: DEMO_ACCOUNTS.bybit.apiKey,
-      BYBIT_API_SECRET: DEMO_ACCOUNTS.bybit.secret,
-      BYBIT_API_URL: emulator.url,
-      BINANCE_API_KEY: DEMO_ACCOUNTS.binance.apiKey,
-      BINANCE_API_SECRET: DEMO_ACCOUNTS.binance.secret,
-      BINANCE_API_URL: emulator.url,
-      ...(httpPort !== undefined ? { EXCHANGE_SYNC_HTTP_PORT: String(httpPort) } : {}),
-    };
-    let config: Config;
-    try {
-      config = loadConfig(env, { exchangeIds: EXCHANGE_IDS });
-      await ensureDatabase(databaseUrl);
-      const pool = createPool(databaseUrl, { max: 1 });
-      await migrate(pool).finally(() => pool.end());
-    } catch (err) {
-      await emulator.close();
-      throw err;
+    let embedded: EmbeddedPostgres | undefined;
+    if (await wantsEmbedded(values.embedded === true)) {
+      process.stderr.write(`starting an embedded PostgreSQL, data in ${join(process.cwd(), EMBEDDED_DIR)} ...\n`);
+      embedded = await startEmbeddedPostgres(EMBEDDED_DIR, 'exchange_sync_demo');
     }
-    const logger = createLogger({ level: config.logLevel, dir: config.logDir });
-    const prefix = config.nats.prefix;
-    const safeDb = new URL(databaseUrl);
-    safeDb.password = '';
     try {
-      return await runUntilSignal(config, logger, (daemon) => {
-        process.stderr.write(`
+      return await runDemo(port, httpPort, embedded);
+    } finally {
+      if (embedded) {
+        await embedded.stop().catch((err: unknown) => process.stderr.write(`embedded PostgreSQL did not stop cleanly: ${String(err)}\n`));
+        process.stderr.write(`embedded PostgreSQL stopped (data kept in ${embedded.dataDir})\n`);
+      }
+    }
+  },
+};
+
+async function runDemo(port: number, httpPort: number | undefined, embedded: EmbeddedPostgres | undefined): Promise<number> {
+  const emulator = await startEmulator({ port });
+  const databaseUrl = embedded?.url ?? (process.env.DATABASE_URL || DEMO_DB);
+  const env = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    EXCHANGE_SYNC_INTERVAL_MINUTES: '1',
+    EXCHANGE_SYNC_EXCHANGES: 'bybit,binance',
+    EXCHANGE_SYNC_ACCOUNTS_FILE: '',
+    BYBIT_API_KEY: DEMO_ACCOUNTS.bybit.apiKey,
+    BYBIT_API_SECRET: DEMO_ACCOUNTS.bybit.secret,
+    BYBIT_API_URL: emulator.url,
+    BINANCE_API_KEY: DEMO_ACCOUNTS.binance.apiKey,
+    BINANCE_API_SECRET: DEMO_ACCOUNTS.binance.secret,
+    BINANCE_API_URL: emulator.url,
+    ...(httpPort !== undefined ? { EXCHANGE_SYNC_HTTP_PORT: String(httpPort) } : {}),
+  };
+  let config: Config;
+  try {
+    config = loadConfig(env, { exchangeIds: EXCHANGE_IDS });
+    await ensureDatabase(databaseUrl);
+    const pool = createPool(databaseUrl, { max: 1 });
+    await migrate(pool).finally(() => pool.end());
+  } catch (err) {
+    await emulator.close();
+    throw err;
+  }
+  const logger = createLogger({ level: config.logLevel, dir: config.logDir });
+  const prefix = config.nats.prefix;
+  const safeDb = new URL(databaseUrl);
+  if (!embedded) safeDb.password = ''; // the embedded server's is a local demo password, needed to connect
+  try {
+    return await runUntilSignal(config, logger, (daemon) => {
+      process.stderr.write(`
 exchange-sync demo is running
-  emulator      ${emulator.url}  (state: ${emulator.url}/_emulator/state)
-  database      ${safeDb.toString()}
-                psql "${safeDb.toString()}" -c 'SELECT * FROM exchange_sync.balances'
-                npx exchange-sync balances   (with DATABASE_URL=${safeDb.toString()})
-  events        subject ${prefix}.evt.>  on ${config.nats.url}, JetStream stream ${config.nats.stream}
-                nats sub '${prefix}.evt.>'   or   npx exchange-sync events --follow
-  commands      nats req ${prefix}.cmd.sync '{"wait":true}'   /   nats req ${prefix}.cmd.status ''
-  health        ${daemon.httpUrl ?? '(http off)'}/readyz   metrics ${daemon.httpUrl ?? ''}/metrics
+emulator      ${emulator.url}  (state: ${emulator.url}/_emulator/state)
+database      ${safeDb.toString()}${embedded ? `  (embedded, data in ${embedded.dataDir})` : ''}
+              psql "${safeDb.toString()}" -c 'SELECT * FROM exchange_sync.balances'
+              npx exchange-sync balances   (with DATABASE_URL=${safeDb.toString()})
+events        subject ${prefix}.evt.>  on ${config.nats.url}, JetStream stream ${config.nats.stream}
+              nats sub '${prefix}.evt.>'   or   npx exchange-sync events --follow
+commands      nats req ${prefix}.cmd.sync '{"wait":true}'   /   nats req ${prefix}.cmd.status ''
+health        ${daemon.httpUrl ?? '(http off)'}/readyz   metrics ${daemon.httpUrl ?? ''}/metrics
 Syncs every minute; prices drift in the emulator, so each sync records a new snapshot. Ctrl-C stops.
 Events arriving on NATS are shown below as they are published.
 
 `);
-        void showEvents(daemon, prefix);
-      });
-    } finally {
-      await emulator.close();
-    }
-  },
-};
+      void showEvents(daemon, prefix);
+    });
+  } finally {
+    await emulator.close();
+  }
+}

@@ -80,7 +80,9 @@ export function defaultFixturesDir(): string {
   if (fromEnv) return resolve(fromEnv);
   // Shipped with the package (a copy of ccxt's MIT-licensed test data, see its SOURCE.md), so the
   // emulator runs from any install, not only beside this workspace's shared/ folder.
-  return fileURLToPath(new URL('./fixtures/ccxt-static/', import.meta.url));
+  // Through the package root: this file runs from src/emulator/ (tsx) or dist/emulator/ (built),
+  // and the build copies no JSON into dist/.
+  return fileURLToPath(new URL('../../src/emulator/fixtures/ccxt-static/', import.meta.url));
 }
 
 function readJson(dir: string, ...parts: string[]): unknown {

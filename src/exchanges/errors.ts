@@ -1,10 +1,10 @@
 // ccxt's exception tree -> our ErrorClass. The daemon records the class (sync_failed.errorClass)
 // and decides what to tell the user from it, so the mapping must not depend on message text
 // except for the documented exchange quirks below.
-import ccxt from 'ccxt';
 import { ZodError } from 'zod';
 import type { ErrorClass } from '../events/catalog.js';
 import { DecimalError } from '../events/decimal.js';
+import { errors } from './ccxt-modules.js';
 import { scrub, type Secrets } from './scrub.js';
 
 export type { ErrorClass };
@@ -43,7 +43,7 @@ export interface Classification {
   retryable: boolean;
 }
 
-const e = ccxt as unknown as Record<string, abstract new (...args: never[]) => Error>;
+const e = errors;
 const is = (err: unknown, name: string): boolean => {
   const ctor = e[name];
   return ctor !== undefined && err instanceof ctor;

@@ -2,9 +2,9 @@
 // The calls run one after another, not in parallel: a rejected key then costs one request
 // instead of three (Binance bans IPs that keep sending bad keys), and the price request needs
 // the balance first to know which assets to price.
-import ccxt from 'ccxt';
 import type { AccountId } from '../events/streams.js';
 import type { Snapshot } from '../events/catalog.js';
+import { Precise } from './ccxt-modules.js';
 import { MalformedReplyError } from './errors.js';
 import type { Instance } from './instances.js';
 import { buildSnapshot, exchangeTime, mapBalances, mapPositions, mapPrices, priceSymbols } from './snapshot.js';
@@ -41,7 +41,7 @@ function notionalAtMark(p: Dict): Dict {
   const { contracts, contractSize, markPrice } = p;
   if (typeof contracts !== 'string' || typeof markPrice !== 'string') return p;
   const size = typeof contractSize === 'string' ? contractSize : '1';
-  const notional = ccxt.Precise.stringAbs(ccxt.Precise.stringMul(ccxt.Precise.stringMul(contracts, size), markPrice));
+  const notional = Precise.stringAbs(Precise.stringMul(Precise.stringMul(contracts, size), markPrice));
   return { ...p, notional };
 }
 

@@ -4,6 +4,7 @@ import type { Account } from '../config.js';
 import type { Snapshot } from '../events/catalog.js';
 import { accountStream, type AccountId } from '../events/streams.js';
 import { silentLogger, type Logger } from '../log.js';
+import { loadExchange } from './ccxt-modules.js';
 import { ExchangeError, toExchangeError } from './errors.js';
 import { fetchOnce } from './fetch.js';
 import { endpointKey, type Instance } from './instances.js';
@@ -141,6 +142,8 @@ export function createExchangeAccess(accountList: Account[], options: ExchangeAc
     let pool: InstancePool;
     try {
       if (closing.signal.aborted) throw new Error('exchange access is closed');
+      // Only the exchanges accounts sync are ever loaded (see ccxt-modules.ts).
+      await loadExchange(account.exchange);
       pool = poolFor(account);
     } catch (err) {
       throw toExchangeError(err, account.exchange, 1, account);

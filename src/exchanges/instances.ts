@@ -1,7 +1,8 @@
 // ccxt instances, built with the settings that make a read-only balance sync cheap and exact.
 // They carry no credentials when built: pool.ts lends them to one account's snapshot at a time.
-import ccxt, { type Exchange } from 'ccxt';
+import type { Exchange } from 'ccxt';
 import type { Account } from '../config.js';
+import { errors, loadedExchange } from './ccxt-modules.js';
 import { rewriteApiUrls } from './urls.js';
 
 /** A ccxt exchange plus the two things we add: strict JSON replies and a request counter. */
@@ -65,13 +66,9 @@ const classes = new Map<string, Ctor>();
 function hardenedClass(exchangeId: string): Ctor {
   const cached = classes.get(exchangeId);
   if (cached) return cached;
-  const Base = (ccxt as unknown as Record<string, unknown>)[exchangeId];
-  if (typeof Base !== 'function' || !(ccxt.exchanges as string[]).includes(exchangeId)) {
-    throw new Error(`unknown exchange "${exchangeId}" (not a ccxt exchange id)`);
-  }
+  const Base = loadedExchange(exchangeId);
   const strict = STRICT_JSON.has(exchangeId);
-  const BadResponse = ccxt.BadResponse;
-  const NullResponse = ccxt.NullResponse;
+  const { BadResponse, NullResponse } = errors;
   const Parent = Base as unknown as new (config?: Dict) => Exchange;
   class Hardened extends Parent {
     requestCount = 0;
