@@ -9,6 +9,7 @@ import { compareCursors, START, type Cursor } from '../events/cursor.js';
 import { withTransaction, type PoolClient } from '../events/db.js';
 import type { EventStore } from '../events/store.js';
 import type { Projection, Tables } from './projection.js';
+import { catchUpProjections } from './projector.js';
 import { PROJECTIONS } from './registry.js';
 import { liveTables, SCHEMA, shadowName, shadowTables } from './tables.js';
 
@@ -105,6 +106,11 @@ export async function rebuild(store: EventStore, opts: RebuildOptions = {}): Pro
     opts.onProgress?.({ done, total });
     if (batch.read < batchSize) break;
   }
+
+  // The projections not rebuilt are caught up first in their own short passes: the swap below
+  // holds every checkpoint lock, so it should only have the last few events left to apply (a
+  // projection added a moment ago would otherwise replay the whole log under those locks).
+  if (others.length) await catchUpProjections(store, opts.logger, { projections: others });
 
   const swapped = await withTransaction(pool, async (tx) => {
     // Every checkpoint, in registry order (two rebuilds then never deadlock): the live projectors
