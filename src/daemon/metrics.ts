@@ -4,8 +4,8 @@
 // one), so an embedding service or a test can hold several.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Queryable } from '../events/db.js';
-import { heldBack, subscriberLags, worstLag, type HeldBack, type SubscriberLag } from '../events/lag.js';
-import { PROJECTIONS, type Projection } from '../projections/index.js';
+import { heldBack, subscriberLag, type HeldBack, type SubscriberLag } from '../events/lag.js';
+import { PROJECTIONS, projectionLags, type Projection } from '../projections/index.js';
 import type { SyncResult } from './sync.js';
 
 export const METRICS_PREFIX = 'exchange_sync_';
@@ -118,14 +118,9 @@ function registerLagGauges(
     }
     return p;
   };
-  const checkpoints = projections.map((p) => p.checkpoint);
-  const projectionLags = () => once('lag of the projections', () => subscriberLags(pool, checkpoints));
-  const relayLag = () => once('lag of the relay', async () => (await subscriberLags(pool, [relay!])).get(relay!));
+  const projectionLag = () => once('lag of the projections', () => projectionLags(pool, projections));
+  const relayLag = () => once('lag of the relay', () => subscriberLag(pool, relay!));
   const held = () => once<HeldBack>('held back events', () => heldBack(pool));
-  const worst = async () => {
-    const lags = await projectionLags();
-    return lags && worstLag(lags.values());
-  };
 
   new Gauge({
     name: `${METRICS_PREFIX}held_back_events`,
@@ -162,11 +157,11 @@ function registerLagGauges(
     });
   };
   if (relay) lagGauges('relay', `the relay (checkpoint "${relay}")`, relayLag);
-  lagGauges('projection', 'the projection furthest behind', worst);
+  lagGauges('projection', 'the projection furthest behind', async () => (await projectionLag())?.worst);
   const perProjection = (field: keyof SubscriberLag) =>
     async function collect(this: Gauge<'projection'>) {
-      const lags = await projectionLags();
-      for (const p of projections) this.set({ projection: p.name }, lags?.get(p.checkpoint)?.[field] ?? NaN);
+      const lags = await projectionLag();
+      for (const p of projections) this.set({ projection: p.name }, lags?.byName[p.name]?.[field] ?? NaN);
     };
   new Gauge({
     name: `${METRICS_PREFIX}projection_checkpoint_lag_events`,
@@ -188,7 +183,7 @@ function registerLagGauges(
     labelNames: ['subscriber'] as const,
     registers: [registry],
     async collect() {
-      const [r, p] = await Promise.all([relay ? relayLag() : undefined, projectionLags()]);
+      const [r, p] = await Promise.all([relay ? relayLag() : undefined, projectionLag()]);
       if (relay) this.set({ subscriber: relay }, r ? 1 : 0);
       this.set({ subscriber: 'projections' }, p ? 1 : 0);
     },

@@ -1,10 +1,10 @@
 // The daemon's outward faces: the JetStream relay, HTTP health/metrics, and the lag figures both
 // the metrics and the status command report.
 import type { Logger } from 'pino';
-import { heldBack, subscriberLags, worstLag, type HeldBack, type SubscriberLag } from '../events/lag.js';
+import { heldBack, subscriberLag, type HeldBack, type SubscriberLag } from '../events/lag.js';
 import type { EventStore } from '../events/store.js';
 import type { Notifier } from '../events/subscription.js';
-import { PROJECTIONS } from '../projections/index.js';
+import { projectionLags } from '../projections/index.js';
 import type { Config } from '../config.js';
 import { readinessChecks, startHttpServer, type HttpServer } from './http.js';
 import { createMetrics, recordSync, type Metrics } from './metrics.js';
@@ -68,9 +68,7 @@ export class DaemonWiring {
   /** `projections` is the one furthest behind; `perProjection` each one, by name. */
   async lags(): Promise<{ relay: SubscriberLag; projections: SubscriberLag; perProjection: Record<string, SubscriberLag>; heldBack: HeldBack }> {
     const pool = this.host.store.pool;
-    const [lags, held] = await Promise.all([subscriberLags(pool, [this.relayName, ...PROJECTIONS.map((p) => p.checkpoint)]), heldBack(pool)]);
-    const zero = { events: 0, seconds: 0 };
-    const perProjection = Object.fromEntries(PROJECTIONS.map((p) => [p.name, lags.get(p.checkpoint) ?? zero]));
-    return { relay: lags.get(this.relayName) ?? zero, projections: worstLag(Object.values(perProjection)), perProjection, heldBack: held };
+    const [relay, projections, held] = await Promise.all([subscriberLag(pool, this.relayName), projectionLags(pool), heldBack(pool)]);
+    return { relay, projections: projections.worst, perProjection: projections.byName, heldBack: held };
   }
 }

@@ -121,7 +121,7 @@ export class Subscription {
   private unlisten: (() => void) | undefined;
   private idleWaiters: (() => void)[] = [];
   private cursor: Cursor = START;
-  private delivered = 0;
+  private passed = 0;
   private readonly batchSize: number;
   private readonly pollMs: number;
 
@@ -140,7 +140,7 @@ export class Subscription {
 
   /** Events this instance's checkpoint has passed since start (handed to the handler or not selected). */
   get passedCount(): number {
-    return this.delivered;
+    return this.passed;
   }
 
   get position(): Cursor {
@@ -223,7 +223,7 @@ export class Subscription {
     });
     this.cursor = end ?? from;
     if (end) {
-      this.delivered += read;
+      this.passed += read;
       this.opts.onProgress?.(end, read);
     }
     return { count: read, heldBack };

@@ -52,8 +52,3 @@ export function loadedExchange(id: string): ExchangeClass {
   if (!cls) throw new Error(`exchange module "${id}" is not loaded yet (loadExchange first)`);
   return cls;
 }
-
-/** Exchange modules loaded in this process, for tests and status. */
-export function loadedExchangeIds(): string[] {
-  return [...loaded.keys()].sort();
-}

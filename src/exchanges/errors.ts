@@ -43,9 +43,8 @@ export interface Classification {
   retryable: boolean;
 }
 
-const e = errors;
 const is = (err: unknown, name: string): boolean => {
-  const ctor = e[name];
+  const ctor = errors[name];
   return ctor !== undefined && err instanceof ctor;
 };
 

@@ -7,7 +7,7 @@ import { sqlState } from '../events/db.js';
 import type { EventStore } from '../events/store.js';
 import type { AccountFilter } from '../events/streams.js';
 import type { Projection } from './projection.js';
-import { asOfTables, SCHEMA } from './tables.js';
+import { asOfTables, liveTables } from './tables.js';
 
 const PAGE = 10_000;
 
@@ -16,21 +16,23 @@ export class AsOfError extends Error {
 }
 
 export async function projectionAt<R>(store: EventStore, p: Projection<R>, at: Date | string, filter: AccountFilter = {}): Promise<R[]> {
+  const tables = asOfTables(p);
   const tx = await store.pool.connect();
   let broken = false;
   try {
     // Created before the replay's transaction, not in it: LIKE locks the live table, and held for
     // a whole replay that lock would stall a rebuild's swap (and every projector waiting on it).
-    for (const table of p.tables) {
+    // A table created in pg_temp is a temporary one.
+    const live = liveTables(p);
+    for (const [table, temporary] of Object.entries(tables)) {
       try {
-        await tx.query(`CREATE TEMPORARY TABLE ${table}_at (LIKE ${SCHEMA}.${table} INCLUDING ALL)`);
+        await tx.query(`CREATE TABLE ${temporary} (LIKE ${live[table]} INCLUDING ALL)`);
       } catch (err) {
         if (sqlState(err) === '25006') throw new AsOfError('--at projects into temporary tables, which a read-only session (a hot standby) cannot create; ask the primary');
         if (sqlState(err) === '42501') throw new AsOfError('--at projects into temporary tables: this role needs the TEMPORARY privilege on the database');
         throw err;
       }
     }
-    const tables = asOfTables(p);
     // One snapshot for every page, so paging by cursor misses nothing and needs no read horizon.
     await tx.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
     try {
@@ -55,7 +57,7 @@ export async function projectionAt<R>(store: EventStore, p: Projection<R>, at: D
     throw err;
   } finally {
     // Nothing of it is kept: the session goes back to the pool without its temporary tables.
-    if (!broken) await tx.query(`DROP TABLE IF EXISTS ${p.tables.map((t) => `pg_temp.${t}_at`).join(', ')}`).catch(() => (broken = true));
+    if (!broken) await tx.query(`DROP TABLE IF EXISTS ${Object.values(tables).join(', ')}`).catch(() => (broken = true));
     tx.release(broken);
   }
 }

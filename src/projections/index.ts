@@ -1,7 +1,9 @@
 // The read models: the registry, the live projector, rebuild, and queries now and as of a moment.
 import type { Queryable } from '../events/db.js';
+import { subscriberLags, worstLag, type SubscriberLag } from '../events/lag.js';
 import type { AccountFilter } from '../events/streams.js';
 import type { Projection } from './projection.js';
+import { PROJECTIONS } from './registry.js';
 import { liveTables } from './tables.js';
 
 export { PROJECTIONS, PROJECTION_NAMES } from './registry.js';
@@ -17,4 +19,14 @@ export { syncRuns, lastSyncs, type SyncRunRow } from './sync-runs.js';
 /** A projection's rows now, from its live tables (catch it up first to include the newest events). */
 export function projectionNow<R>(db: Queryable, p: Projection<R>, filter: AccountFilter = {}): Promise<R[]> {
   return p.read(db, liveTables(p), filter);
+}
+
+/** Each projection's lag, by name, and the lag of the one furthest behind: one query for all. */
+export async function projectionLags(
+  db: Queryable,
+  projections: readonly Pick<Projection, 'name' | 'checkpoint'>[] = PROJECTIONS,
+): Promise<{ worst: SubscriberLag; byName: Record<string, SubscriberLag> }> {
+  const lags = await subscriberLags(db, projections.map((p) => p.checkpoint));
+  const byName = Object.fromEntries(projections.map((p) => [p.name, lags.get(p.checkpoint) ?? { events: 0, seconds: 0 }]));
+  return { worst: worstLag(Object.values(byName)), byName };
 }
