@@ -5,7 +5,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { add, cmp, decimalsOf, div, mul, neg, padded, round, sub, sum } from './decimal.js';
 import { clone, type Json, type MarketInfo, type MarketKind } from './fixtures.js';
-import { binancePayload, hmacHex, sameSignature } from './signatures.js';
+import type { WalletName } from './schemas.js';
+import { binanceSignedParams, hmacHex, sameSignature } from './signatures.js';
 import { unrealizedIn, type Account, type Balance, type EmulatorState } from './state.js';
 import type { EmulatorPositionView } from './types.js';
 import { header, notFound, type ExchangeModule, type ExchangeRequest, type Reply } from './wire.js';
@@ -111,6 +112,11 @@ function tickerRow(state: EmulatorState, m: MarketInfo, now: number): Json {
     // the USD-M 24hr ticker has no book or previous-close fields (ccxt tells spot from futures by bidQty)
     for (const k of ['prevClosePrice', 'bidPrice', 'bidQty', 'askPrice', 'askQty']) delete row[k];
   }
+  if (m.kind === 'inverse') {
+    // COIN-M: volume in contracts, baseVolume in the coin, no quote volume; a `pair` after the symbol
+    const { symbol, quoteVolume: _quote, ...rest } = row;
+    return { symbol, pair: m.row.pair, ...rest, baseVolume: row.volume };
+  }
   return row;
 }
 
@@ -145,12 +151,16 @@ function spotAccount(ctx: Ctx): Reply {
   return json({ ...clone(ctx.state.fixtures.binance.spotAccount), updateTime: String(account.createdAt), accountType: 'SPOT', balances });
 }
 
-// --- futures -----------------------------------------------------------------------------------
+// --- futures (USD-M /fapi and COIN-M /dapi) ---------------------------------------------------------
+
+/** USD-M (/fapi) holds the linear positions, COIN-M (/dapi) the inverse ones. */
+type Book = 'linear' | 'inverse';
 
 function brackets(state: EmulatorState, symbol: string): Array<[string, string]> {
   return state.fixtures.binance.leverageBrackets[symbol] ?? [];
 }
 
+/** The rate of the bracket the notional falls in (USD-M: notional in USD; COIN-M: in the coin, as binance's qtyFloor). */
 function maintenanceRate(state: EmulatorState, symbol: string, notional: string): string {
   let rate = FALLBACK_MAINTENANCE_RATE;
   for (const [floor, mmr] of brackets(state, symbol)) {
@@ -171,23 +181,25 @@ interface FuturesFigures {
   isolatedMargin: string;
 }
 
-function figures(state: EmulatorState, account: Account): FuturesFigures[] {
-  return account.positions.map((p) => {
-    const v = state.positionView('binance', p);
-    const sign = (x: string): string => (v.side === 'short' ? neg(x) : x);
-    const isolatedWallet = v.marginMode === 'isolated' ? round(div(v.positionValue, v.leverage, 8), 8) : '0';
-    return {
-      v,
-      market: p.market,
-      signedAmt: sign(v.contracts),
-      signedNotional: sign(v.notional),
-      initialMargin: round(div(v.notional, v.leverage, 8), 8),
-      maintMargin: round(mul(v.notional, maintenanceRate(state, v.symbol, v.notional)), 8),
-      isolatedWallet,
-      // binance reports isolated margin as wallet + unrealized PnL; zero means cross to ccxt
-      isolatedMargin: v.marginMode === 'isolated' ? add(isolatedWallet, v.unrealizedPnl) : '0',
-    };
-  });
+function figures(state: EmulatorState, account: Account, book: Book): FuturesFigures[] {
+  return account.positions
+    .filter((p) => p.market.kind === book)
+    .map((p) => {
+      const v = state.positionView('binance', p);
+      const sign = (x: string): string => (v.side === 'short' ? neg(x) : x);
+      const isolatedWallet = v.marginMode === 'isolated' ? round(div(v.positionValue, v.leverage, 8), 8) : '0';
+      return {
+        v,
+        market: p.market,
+        signedAmt: sign(v.contracts),
+        signedNotional: sign(v.notional),
+        initialMargin: round(div(v.notional, v.leverage, 8), 8),
+        maintMargin: round(mul(v.notional, maintenanceRate(state, v.symbol, v.notional)), 8),
+        isolatedWallet,
+        // binance reports isolated margin as wallet + unrealized PnL; zero means cross to ccxt
+        isolatedMargin: v.marginMode === 'isolated' ? add(isolatedWallet, v.unrealizedPnl) : '0',
+      };
+    });
 }
 
 function positionRiskRow(ctx: Ctx, f: FuturesFigures, updateTime: string, v2: boolean): Json {
@@ -234,14 +246,14 @@ function positionRisk(v2: boolean) {
     const account = must(ctx.account);
     const symbol = ctx.req.query.get('symbol');
     if (symbol !== null && !ctx.state.marketById('binance', 'linear', symbol)) return error(400, -1121, 'Invalid symbol.');
-    const rows = figures(ctx.state, account)
+    const rows = figures(ctx.state, account, 'linear')
       .filter((f) => symbol === null || f.market.id === symbol)
       .map((f) => positionRiskRow(ctx, f, String(account.createdAt), v2));
     return json(rows);
   };
 }
 
-function futuresAsset(ctx: Ctx, asset: string, b: Balance, figs: FuturesFigures[], account: Account, v2: boolean): Json {
+function futuresAsset(ctx: Ctx, asset: string, b: Balance, figs: FuturesFigures[], account: Account, template: Json): Json {
   const total = add(b.free, b.used);
   const upnl = unrealizedIn(
     figs.map((f) => f.v),
@@ -249,7 +261,6 @@ function futuresAsset(ctx: Ctx, asset: string, b: Balance, figs: FuturesFigures[
   );
   const maint = sum(figs.filter((f) => f.v.settle === asset).map((f) => f.maintMargin));
   const wallet = sub(total, upnl);
-  const template = v2 ? ctx.state.fixtures.binance.futuresAssetV2 : ctx.state.fixtures.binance.futuresAssetV3;
   return {
     ...clone(template),
     asset,
@@ -303,9 +314,10 @@ function futuresAccount(v2: boolean) {
   return (ctx: Ctx): Reply => {
     const { state } = ctx;
     const account = must(ctx.account);
-    const figs = figures(state, account);
+    const figs = figures(state, account, 'linear');
     const updateTime = String(account.createdAt);
-    const assets = Object.entries(account.futuresBalances).map(([asset, b]) => futuresAsset(ctx, asset, b, figs, account, v2));
+    const assetTemplate = v2 ? state.fixtures.binance.futuresAssetV2 : state.fixtures.binance.futuresAssetV3;
+    const assets = Object.entries(account.futuresBalances).map(([asset, b]) => futuresAsset(ctx, asset, b, figs, account, assetTemplate));
     const usd = (field: string): string =>
       round(
         sum(
@@ -338,37 +350,135 @@ function futuresAccount(v2: boolean) {
   };
 }
 
-/** Leverage brackets per symbol, rebuilt from the floors and rates ccxt recorded. */
-function leverageBracket(ctx: Ctx): Reply {
-  const symbol = ctx.req.query.get('symbol');
-  const markets = ctx.state.markets('binance', 'linear').filter((m) => symbol === null || m.id === symbol);
-  if (symbol !== null && markets.length === 0) return error(400, -1121, 'Invalid symbol.');
-  const rows = markets
-    .filter((m) => brackets(ctx.state, m.symbol).length > 0)
-    .map((m) => {
-      const list = brackets(ctx.state, m.symbol);
-      let cum = '0';
-      let previousRate = '0';
-      return {
-        symbol: m.id,
-        brackets: list.map(([floor, rate], i) => {
+// COIN-M: amounts in the coin, contracts worth contractSize USD each (BTCUSD_PERP 100, ETHUSD_PERP 10)
+
+function deliveryPositionFields(f: FuturesFigures): Json {
+  return {
+    symbol: f.market.id,
+    positionAmt: f.signedAmt,
+    entryPrice: amount(f.v.entryPrice),
+    markPrice: amount(f.v.markPrice),
+    unRealizedProfit: amount(f.v.unrealizedPnl),
+    liquidationPrice: '0',
+    leverage: f.v.leverage,
+    marginType: f.v.marginMode,
+    isolatedMargin: amount(f.isolatedMargin),
+    positionSide: 'BOTH',
+    // signed like positionAmt, in the coin at the mark price
+    notionalValue: amount(f.signedNotional),
+    isolatedWallet: f.isolatedWallet,
+    breakEvenPrice: amount(f.v.entryPrice),
+  };
+}
+
+/** GET /dapi/v1/positionRisk (ccxt: fetchPositions with subType inverse). */
+function deliveryPositionRisk(ctx: Ctx): Reply {
+  const account = must(ctx.account);
+  const q = ctx.req.query;
+  const symbol = q.get('symbol');
+  const pair = q.get('pair') ?? q.get('marginAsset');
+  if (symbol !== null && !ctx.state.marketById('binance', 'inverse', symbol)) return error(400, -1121, 'Invalid symbol.');
+  const rows = figures(ctx.state, account, 'inverse')
+    .filter((f) => symbol === null || f.market.id === symbol)
+    .filter((f) => pair === null || f.market.row.pair === pair || f.market.base === pair)
+    .map((f) => ({ ...clone(ctx.state.fixtures.binance.deliveryPositionRisk), ...deliveryPositionFields(f), updateTime: String(account.createdAt) }));
+  return json(rows);
+}
+
+/** GET /dapi/v1/account (ccxt: fetchBalance type delivery / subType inverse; fetchPositions method account). */
+function deliveryAccount(ctx: Ctx): Reply {
+  const { state } = ctx;
+  const account = must(ctx.account);
+  const figs = figures(state, account, 'inverse');
+  const template = state.fixtures.binance.deliveryAccount;
+  const assets = Object.entries(account.deliveryBalances).map(([asset, b]) => futuresAsset(ctx, asset, b, figs, account, state.fixtures.binance.deliveryAsset));
+  const positions = figs.map((f) => {
+    const fields = deliveryPositionFields(f);
+    return {
+      ...clone(state.fixtures.binance.deliveryAccountPosition),
+      symbol: fields.symbol,
+      initialMargin: amount(f.initialMargin),
+      maintMargin: amount(f.maintMargin),
+      unrealizedProfit: fields.unRealizedProfit,
+      positionInitialMargin: amount(f.initialMargin),
+      openOrderInitialMargin: '0',
+      leverage: fields.leverage,
+      isolated: f.v.marginMode === 'isolated',
+      positionSide: 'BOTH',
+      entryPrice: fields.entryPrice,
+      notionalValue: fields.notionalValue,
+      isolatedWallet: fields.isolatedWallet,
+      updateTime: String(account.createdAt),
+      positionAmt: fields.positionAmt,
+      breakEvenPrice: fields.breakEvenPrice,
+    };
+  });
+  return json({ ...clone(template), updateTime: String(account.createdAt), assets, positions });
+}
+
+/**
+ * Leverage brackets per symbol, rebuilt from the floors and rates ccxt recorded. USD-M
+ * (/fapi/v1/leverageBracket) writes notionalFloor/notionalCap in USD; COIN-M
+ * (/dapi/v2/leverageBracket) writes qtyFloor/qtyCap in the coin.
+ */
+function leverageBracket(book: Book) {
+  return (ctx: Ctx): Reply => {
+    const symbol = ctx.req.query.get('symbol');
+    const markets = ctx.state.markets('binance', book).filter((m) => symbol === null || m.id === symbol);
+    if (symbol !== null && markets.length === 0) return error(400, -1121, 'Invalid symbol.');
+    const rows = markets
+      .filter((m) => brackets(ctx.state, m.symbol).length > 0)
+      .map((m) => {
+        const list = brackets(ctx.state, m.symbol);
+        let cum = '0';
+        let previousRate = '0';
+        const rows = list.map(([floor, rate], i) => {
           // cum is binance's maintenance amount, continuous across bracket edges
           cum = add(cum, mul(floor, sub(rate, previousRate)));
           previousRate = rate;
           const cap = list[i + 1]?.[0] ?? mul(floor, '2');
-          return {
-            bracket: i + 1,
-            initialLeverage: Number(div('1', mul('2', rate), 0, 'down')),
-            notionalCap: Number(cap),
-            notionalFloor: Number(floor),
-            maintMarginRatio: Number(rate),
-            cum: Number(cum),
-          };
-        }),
-      };
+          const initialLeverage = Number(div('1', mul('2', rate), 0, 'down'));
+          return book === 'linear'
+            ? { bracket: i + 1, initialLeverage, notionalCap: Number(cap), notionalFloor: Number(floor), maintMarginRatio: Number(rate), cum: Number(cum) }
+            : { bracket: i + 1, initialLeverage, qtyCap: Number(cap), qtyFloor: Number(floor), maintMarginRatio: Number(rate), cum: Number(cum) };
+        });
+        return book === 'linear' ? { symbol: m.id, brackets: rows } : { symbol: m.id, notionalCoef: 1, brackets: rows };
+      });
+    // binance answers a single `symbol` with the object itself (USD-M)
+    return json(symbol !== null && book === 'linear' ? rows[0] ?? [] : rows);
+  };
+}
+
+// --- wallet (sapi) -----------------------------------------------------------------------------
+
+/** GET /sapi/v1/account/info: account flags (ccxt has no unified method for it; privateness only). */
+function accountInfo(ctx: Ctx): Reply {
+  const account = must(ctx.account);
+  return json({
+    vipLevel: 0,
+    isMarginEnabled: false,
+    isFutureEnabled: account.hasFutures,
+    isOptionsEnabled: false,
+    isPortfolioMarginRetailEnabled: account.portfolioMargin,
+  });
+}
+
+/** POST /sapi/v1/asset/get-funding-asset (ccxt: fetchBalance({type: 'funding'})); parameters in the form body. */
+function fundingAsset(ctx: Ctx): Reply {
+  const { state } = ctx;
+  const account = must(ctx.account);
+  const params = signedParams(ctx.req);
+  const only = params.get('asset');
+  const btc = state.usdPrice('binance', 'BTC');
+  const rows = Object.entries(account.fundingBalances)
+    .filter(([asset]) => only === null || asset === only)
+    .map(([asset, b]) => {
+      const price = state.usdPrice('binance', asset);
+      const total = add(b.free, b.used);
+      const btcValuation = asset === 'BTC' ? total : price !== undefined && btc !== undefined ? div(mul(total, price), btc, 8) : '0';
+      return { asset, free: b.free, locked: b.used, freeze: '0', withdrawing: '0', btcValuation };
     });
-  // binance answers a single `symbol` with the object itself
-  return json(symbol !== null ? rows[0] ?? [] : rows);
+  return json(rows);
 }
 
 /** ccxt loads margin pairs with markets when options.fetchMargins is on (its default). */
@@ -376,7 +486,14 @@ function noMarginPairs(): Reply {
   return json([]);
 }
 
-const ROUTES: Record<string, Route> = {
+/**
+ * gate: which wallet the route reads (a key denied it gets -2015), and whether the account must
+ * have a futures account at all (without one binance answers every /fapi and /dapi private call
+ * with -2015).
+ */
+type Gate = { wallet?: WalletName; futures?: boolean };
+
+const ROUTES: Record<string, Route & Gate & { method?: 'GET' | 'POST' }> = {
   '/api/v3/time': { signed: false, handle: serverTime },
   '/fapi/v1/time': { signed: false, handle: serverTime },
   '/dapi/v1/time': { signed: false, handle: serverTime },
@@ -385,33 +502,50 @@ const ROUTES: Record<string, Route> = {
   '/dapi/v1/exchangeInfo': { signed: false, handle: exchangeInfo('inverse') },
   '/api/v3/ticker/24hr': { signed: false, handle: ticker24hr('spot') },
   '/fapi/v1/ticker/24hr': { signed: false, handle: ticker24hr('linear') },
-  '/api/v3/account': { signed: true, handle: spotAccount },
-  '/fapi/v2/account': { signed: true, handle: futuresAccount(true) },
-  '/fapi/v3/account': { signed: true, handle: futuresAccount(false) },
-  '/fapi/v2/positionRisk': { signed: true, handle: positionRisk(true) },
-  '/fapi/v3/positionRisk': { signed: true, handle: positionRisk(false) },
-  '/fapi/v1/leverageBracket': { signed: true, handle: leverageBracket },
+  '/dapi/v1/ticker/24hr': { signed: false, handle: ticker24hr('inverse') },
+  '/api/v3/account': { signed: true, wallet: 'spot', handle: spotAccount },
+  '/fapi/v2/account': { signed: true, wallet: 'futures', futures: true, handle: futuresAccount(true) },
+  '/fapi/v3/account': { signed: true, wallet: 'futures', futures: true, handle: futuresAccount(false) },
+  '/fapi/v2/positionRisk': { signed: true, wallet: 'futures', futures: true, handle: positionRisk(true) },
+  '/fapi/v3/positionRisk': { signed: true, wallet: 'futures', futures: true, handle: positionRisk(false) },
+  '/fapi/v1/leverageBracket': { signed: true, wallet: 'futures', futures: true, handle: leverageBracket('linear') },
+  '/dapi/v1/account': { signed: true, wallet: 'delivery', futures: true, handle: deliveryAccount },
+  '/dapi/v1/positionRisk': { signed: true, wallet: 'delivery', futures: true, handle: deliveryPositionRisk },
+  '/dapi/v1/leverageBracket': { signed: true, wallet: 'delivery', futures: true, handle: leverageBracket('inverse') },
+  '/dapi/v2/leverageBracket': { signed: true, wallet: 'delivery', futures: true, handle: leverageBracket('inverse') },
+  '/sapi/v1/account/info': { signed: true, handle: accountInfo },
+  '/sapi/v1/asset/get-funding-asset': { method: 'POST', signed: true, wallet: 'funding', handle: fundingAsset },
   '/sapi/v1/margin/allPairs': { signed: true, handle: noMarginPairs },
   '/sapi/v1/margin/isolated/allPairs': { signed: true, handle: noMarginPairs },
 };
 
 // --- authentication ----------------------------------------------------------------------------
 
+/** The request's parameters: the query string and, for POST/PUT/DELETE, the form body (binance reads both). */
+function signedParams(req: ExchangeRequest): URLSearchParams {
+  const all = new URLSearchParams(req.rawQuery);
+  for (const [k, v] of new URLSearchParams(req.body)) all.append(k, v);
+  return all;
+}
+
+const NO_PERMISSION = (): Reply => error(401, -2015, 'Invalid API-key, IP, or permissions for action.');
+
 function authenticate(req: ExchangeRequest, state: EmulatorState): Account | Reply {
   const apiKey = header(req.headers, 'x-mbx-apikey');
   if (!apiKey) return error(401, -2014, 'API-key format invalid.');
   const account = state.getAccount('binance', apiKey);
-  if (!account) return error(401, -2015, 'Invalid API-key, IP, or permissions for action.');
-  const timestamp = req.query.get('timestamp');
+  if (!account) return NO_PERMISSION();
+  const params = signedParams(req);
+  const timestamp = params.get('timestamp');
   if (timestamp === null || !/^\d+$/.test(timestamp)) {
     return error(400, -1102, "Mandatory parameter 'timestamp' was not sent, was empty/null, or malformed.");
   }
-  const recvWindow = Number(req.query.get('recvWindow') ?? '5000');
+  const recvWindow = Number(params.get('recvWindow') ?? '5000');
   if (!Number.isFinite(recvWindow) || recvWindow > 60000) return error(400, -1131, 'recvWindow must be less than 60000');
   const ts = Number(timestamp);
   if (ts >= req.now + 1000) return error(400, -1021, "Timestamp for this request was 1000ms ahead of the server's time.");
   if (req.now - ts > recvWindow) return error(400, -1021, 'Timestamp for this request is outside of the recvWindow.');
-  const { payload, signature } = binancePayload(req.rawQuery);
+  const { payload, signature } = binanceSignedParams(req.rawQuery, req.body);
   if (signature === undefined) return error(400, -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.");
   if (!sameSignature(hmacHex(account.secret, payload), signature)) return error(400, -1022, 'Signature for this request is not valid.');
   return account;
@@ -424,11 +558,15 @@ export const binance: ExchangeModule = {
   owns: (path) => PREFIXES.some((p) => path.startsWith(p)),
   apiKeyOf: (headers: IncomingHttpHeaders) => header(headers, 'x-mbx-apikey'),
   handle(req, state) {
-    const route = req.method === 'GET' ? ROUTES[req.path] : undefined;
+    const found = ROUTES[req.path];
+    const route = found && req.method === (found.method ?? 'GET') ? found : undefined;
     if (!route) return notFound(req, 'binance');
     if (!route.signed) return route.handle({ req, state });
     const account = authenticate(req, state);
     if (isReply(account)) return account;
+    // binance answers a key without the permission, and an account without futures, like an unknown key
+    if (route.futures && !account.hasFutures) return NO_PERMISSION();
+    if (route.wallet && account.denied.has(route.wallet)) return NO_PERMISSION();
     return route.handle({ req, state, account });
   },
   rateLimited(req) {

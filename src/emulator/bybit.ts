@@ -5,7 +5,8 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { add, cmp, decimalsOf, div, mul, padded, round, sub, sum } from './decimal.js';
 import { clone, type Json, type MarketInfo, type MarketKind } from './fixtures.js';
 import { bybitPayload, hmacHex, sameSignature } from './signatures.js';
-import { unrealizedIn, type Account, type EmulatorState } from './state.js';
+import type { WalletName } from './schemas.js';
+import { unrealizedIn, type Account, type Balance, type EmulatorState, type Position } from './state.js';
 import type { EmulatorPositionView } from './types.js';
 import { header, notFound, type ExchangeModule, type ExchangeRequest, type Reply } from './wire.js';
 
@@ -65,6 +66,45 @@ function isReply(v: unknown): v is Reply {
 
 // --- market data -------------------------------------------------------------------------------
 
+/** instruments-info pages (linear, inverse, option; spot is never paged): default 500, at most 1000. */
+const INSTRUMENTS_DEFAULT_LIMIT = 500;
+const INSTRUMENTS_MAX_LIMIT = 1000;
+/** position/list pages: default 20, at most 200. */
+const POSITIONS_DEFAULT_LIMIT = 20;
+const POSITIONS_MAX_LIMIT = 200;
+
+/** `limit` as bybit reads it: absent = the default, else an integer in [1, max]. */
+function pageLimit(ctx: Ctx, fallback: number, max: number): number | Reply {
+  const raw = ctx.req.query.get('limit');
+  if (raw === null || raw === '') return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > max) return fail(ctx.req.now, 10001, `params error: limit must be between 1 and ${max}`);
+  return n;
+}
+
+/**
+ * One page of `items`. The cursor names the last item of the previous page (bybit's cursors are
+ * opaque, url-encoded and name a position in the list); a cursor that names nothing is refused.
+ */
+function page<T>(ctx: Ctx, items: T[], limit: number, cursorOf: (last: T) => string): { list: T[]; next: string } | Reply {
+  const cursor = ctx.req.query.get('cursor');
+  let start = 0;
+  if (cursor !== null && cursor !== '') {
+    // ccxt sends the cursor unencoded (rawencode), so it arrives decoded ("LTCUSDT,1699948800031,0");
+    // a client that url-encodes it sends it back exactly as given; both name the same row
+    const at = items.findIndex((item) => {
+      const c = cursorOf(item);
+      return c === cursor || decodeURIComponent(c) === cursor;
+    });
+    if (at < 0) return fail(ctx.req.now, 10001, 'params error: cursor invalid');
+    start = at + 1;
+  }
+  const list = items.slice(start, start + limit);
+  const last = list[list.length - 1];
+  const more = start + list.length < items.length;
+  return { list, next: more && last !== undefined ? cursorOf(last) : '' };
+}
+
 function instrumentsInfo(ctx: Ctx): Reply {
   const kind = category(ctx);
   if (isReply(kind)) return kind;
@@ -76,8 +116,13 @@ function instrumentsInfo(ctx: Ctx): Reply {
   if (symbol !== null) markets = markets.filter((m) => m.id === symbol);
   const baseCoin = q.get('baseCoin');
   if (baseCoin !== null) markets = markets.filter((m) => m.base === baseCoin);
-  const list = markets.map((m) => clone(m.row));
-  return ok(ctx.req.now, kind === 'spot' ? { category: kind, list } : { category: kind, list, nextPageCursor: '' });
+  if (kind === 'spot') return ok(ctx.req.now, { category: kind, list: markets.map((m) => clone(m.row)) });
+  const limit = pageLimit(ctx, INSTRUMENTS_DEFAULT_LIMIT, INSTRUMENTS_MAX_LIMIT);
+  if (isReply(limit)) return limit;
+  // opaque and url-encoded like bybit's: names the last instrument of the page
+  const paged = page(ctx, markets, limit, (m) => `last%3D${m.id}`);
+  if (isReply(paged)) return paged;
+  return ok(ctx.req.now, { category: kind, list: paged.list.map((m) => clone(m.row)), nextPageCursor: paged.next });
 }
 
 function tickerRow(state: EmulatorState, m: MarketInfo, now: number): Json {
@@ -128,6 +173,38 @@ function time(ctx: Ctx): Reply {
 
 // --- account -----------------------------------------------------------------------------------
 
+type WalletType = 'UNIFIED' | 'CONTRACT' | 'SPOT';
+
+/** The wallet-balance account types each account mode has (bybit docs, Get Wallet Balance). */
+const WALLETS: Record<Account['bybitAccountMode'], WalletType[]> = {
+  uta2: ['UNIFIED'],
+  uta1: ['UNIFIED', 'CONTRACT'],
+  classic: ['CONTRACT', 'SPOT'],
+};
+
+/** /v5/account/info unifiedMarginStatus: 1 classic, 3 UTA 1.0, 6 UTA 2.0 (pro; 5 is UTA 2.0). */
+const UNIFIED_MARGIN_STATUS: Record<Account['bybitAccountMode'], number> = { classic: 1, uta1: 3, uta2: 6 };
+
+const WALLET_NAMES: Record<WalletType | 'FUND', WalletName> = { UNIFIED: 'unified', CONTRACT: 'contract', SPOT: 'spot', FUND: 'funding' };
+
+function permissionDenied(now: number): Reply {
+  return fail(now, 10005, 'Permission denied, please check your API key permissions.');
+}
+
+/** Where a position's margin and PnL live: UTA 2.0 holds everything in UNIFIED; UTA 1.0 keeps inverse in CONTRACT; classic trades contracts in CONTRACT. */
+function walletOf(account: Account, p: Position): WalletType {
+  if (account.bybitAccountMode === 'uta2') return 'UNIFIED';
+  if (account.bybitAccountMode === 'classic') return 'CONTRACT';
+  return p.market.kind === 'inverse' ? 'CONTRACT' : 'UNIFIED';
+}
+
+function balancesOf(account: Account, wallet: WalletType | 'FUND'): Record<string, Balance> {
+  if (wallet === 'FUND') return account.fundingBalances;
+  if (wallet === 'CONTRACT') return account.contractBalances;
+  return account.balances; // UNIFIED, or SPOT on a classic account
+}
+
+/** Initial and maintenance margin in the settlement coin (coin for inverse, where positionValue is in coin). */
 function positionMargins(v: EmulatorPositionView): { im: string; mm: string } {
   return { im: round(div(v.positionValue, v.leverage, 8), 8), mm: round(mul(v.positionValue, MAINTENANCE_RATE), 8) };
 }
@@ -137,12 +214,15 @@ function walletBalance(ctx: Ctx): Reply {
   if (!account) throw new Error('private route without account');
   const accountType = req.query.get('accountType');
   if (accountType === null) return fail(req.now, 10001, 'accountType is required');
-  if (accountType !== 'UNIFIED') return fail(req.now, 10001, 'accountType only support UNIFIED.');
+  const allowed = WALLETS[account.bybitAccountMode];
+  const wallet = allowed.find((w) => w === accountType);
+  if (!wallet) return fail(req.now, 10001, `accountType only support ${allowed.join(',')}.`);
+  if (account.denied.has(WALLET_NAMES[wallet])) return permissionDenied(req.now);
   const wanted = req.query.get('coin')?.split(',');
-  const views = account.positions.map((p) => state.positionView('bybit', p));
+  const views = account.positions.filter((p) => walletOf(account, p) === wallet).map((p) => state.positionView('bybit', p));
   const coins: Json[] = [];
   const usd = { wallet: [] as string[], equity: [] as string[], upnl: [] as string[] };
-  for (const [coin, b] of Object.entries(account.balances)) {
+  for (const [coin, b] of Object.entries(balancesOf(account, wallet))) {
     if (wanted && !wanted.includes(coin)) continue;
     const total = add(b.free, b.used);
     const upnl = unrealizedIn(views, coin);
@@ -152,7 +232,7 @@ function walletBalance(ctx: Ctx): Reply {
     usd.wallet.push(mul(total, price));
     usd.equity.push(usdValue);
     usd.upnl.push(mul(upnl, price));
-    coins.push({
+    const row: Json = {
       ...clone(state.fixtures.bybit.coinRow),
       availableToBorrow: '',
       bonus: '0',
@@ -172,18 +252,38 @@ function walletBalance(ctx: Ctx): Reply {
       // the account's `used` amount is reported as locked, so ccxt's used = locked + IMs = used
       locked: b.used,
       coin,
-    });
+    };
+    if (wallet === 'CONTRACT') {
+      // a CONTRACT account still fills availableToWithdraw, which ccxt reads as free
+      row.availableToWithdraw = b.free;
+      row.locked = '0';
+    } else if (wallet === 'SPOT') {
+      // classic SPOT: `free` is its own field (bybit: "a unique field for Classic SPOT"), locked = in orders
+      row.free = b.free;
+    }
+    coins.push(row);
   }
-  const margins = views.map(positionMargins);
+  const template = clone(state.fixtures.bybit.walletBalance);
+  const recordedRow = clone((((template.result as Json).list as Json[])[0] ?? {}) as Json);
+  if (wallet !== 'UNIFIED') {
+    // bybit: account-wide fields do not apply to classic SPOT/CONTRACT or UTA 1.0 CONTRACT: empty strings
+    const accountRow: Json = { ...recordedRow };
+    for (const k of Object.keys(accountRow)) if (k !== 'coin' && k !== 'accountType') accountRow[k] = '';
+    return ok(req.now, { list: [{ ...accountRow, accountType: wallet, coin: coins }] }, 'OK', limitHeaders(req.now, 49));
+  }
+  const margins = views.map((v) => {
+    const m = positionMargins(v);
+    const price = state.usdPrice('bybit', v.settle) ?? '0';
+    return { im: mul(m.im, price), mm: mul(m.mm, price) };
+  });
   const totalIM = round(sum(margins.map((m) => m.im)), 8);
   const totalMM = round(sum(margins.map((m) => m.mm)), 8);
   const totalWallet = round(sum(usd.wallet), 8);
   const totalUpl = round(sum(usd.upnl), 8);
   const marginBalance = round(add(totalWallet, totalUpl), 8);
   const rate = (part: string): string => (cmp(marginBalance, '0') > 0 ? round(div(part, marginBalance, 4), 4) : '0');
-  const template = clone(state.fixtures.bybit.walletBalance);
   const accountRow: Json = {
-    ...clone((((template.result as Json).list as Json[])[0] ?? {}) as Json),
+    ...recordedRow,
     totalEquity: round(sum(usd.equity), 8),
     accountIMRate: rate(totalIM),
     totalMarginBalance: marginBalance,
@@ -200,6 +300,27 @@ function walletBalance(ctx: Ctx): Reply {
   return ok(req.now, { list: [accountRow] }, 'OK', limitHeaders(req.now, 49));
 }
 
+function memberId(account: Account): string {
+  return String(account.createdAt % 100_000_000);
+}
+
+/** /v5/asset/transfer/query-account-coins-balance: the FUND account (and the others, in the same shape). */
+function accountCoinsBalance(ctx: Ctx): Reply {
+  const { req, account } = ctx;
+  if (!account) throw new Error('private route without account');
+  const accountType = req.query.get('accountType');
+  if (accountType === null) return fail(req.now, 10001, 'accountType is required');
+  const wallet = accountType === 'FUND' ? 'FUND' : WALLETS[account.bybitAccountMode].find((w) => w === accountType);
+  if (!wallet) return fail(req.now, 10001, 'params error: accountType invalid');
+  if (account.denied.has(WALLET_NAMES[wallet])) return permissionDenied(req.now);
+  const wanted = req.query.get('coin')?.split(',');
+  const balance = Object.entries(balancesOf(account, wallet))
+    .filter(([coin]) => !wanted || wanted.includes(coin))
+    // bybit's row: walletBalance is the total, transferBalance what can move (ccxt: total and free)
+    .map(([coin, b]) => ({ coin, transferBalance: b.free, walletBalance: add(b.free, b.used), bonus: '' }));
+  return ok(req.now, { memberId: memberId(account), accountType, balance }, 'success');
+}
+
 function positionRow(ctx: Ctx, v: EmulatorPositionView, m: MarketInfo, account: Account): Json {
   const { im, mm } = positionMargins(v);
   return {
@@ -208,6 +329,7 @@ function positionRow(ctx: Ctx, v: EmulatorPositionView, m: MarketInfo, account: 
     leverage: v.leverage,
     avgPrice: v.entryPrice,
     liqPrice: '',
+    // linear: contracts * entry in the quote; inverse: contracts (USD) / entry in the coin, 8 decimals
     positionValue: v.positionValue,
     takeProfit: '',
     trailingStop: '0',
@@ -225,7 +347,8 @@ function positionRow(ctx: Ctx, v: EmulatorPositionView, m: MarketInfo, account: 
     size: v.contracts,
     positionStatus: 'Normal',
     stopLoss: '',
-    tradeMode: v.marginMode === 'isolated' ? '1' : '0',
+    // bybit deprecated tradeMode for unified accounts (always 0); classic accounts still report 1 for isolated
+    tradeMode: account.bybitAccountMode === 'classic' && v.marginMode === 'isolated' ? '1' : '0',
   };
 }
 
@@ -245,13 +368,18 @@ function positionList(ctx: Ctx): Reply {
   if (symbol !== null && kind !== 'option' && !state.marketById('bybit', kind, symbol)) {
     return fail(req.now, 10001, 'params error: symbol invalid');
   }
-  const list = account.positions
+  const limit = pageLimit(ctx, POSITIONS_DEFAULT_LIMIT, POSITIONS_MAX_LIMIT);
+  if (isReply(limit)) return limit;
+  const held = account.positions
     .filter((p) => p.market.kind === kind)
     .filter((p) => symbol === null || p.market.id === symbol)
     .filter((p) => settleCoin === null || p.market.settle === settleCoin)
-    .filter((p) => baseCoin === null || p.market.base === baseCoin)
-    .map((p) => positionRow(ctx, state.positionView('bybit', p), p.market, account));
-  return ok(req.now, { nextPageCursor: '', category: kind, list }, 'OK', limitHeaders(req.now, 49));
+    .filter((p) => baseCoin === null || p.market.base === baseCoin);
+  // the cursor is bybit's recorded form: "<symbol>%2C<updatedTime>%2C0" of the page's last row
+  const paged = page(ctx, held, limit, (p) => `${p.market.id}%2C${account.createdAt}%2C0`);
+  if (isReply(paged)) return paged;
+  const list = paged.list.map((p) => positionRow(ctx, state.positionView('bybit', p), p.market, account));
+  return ok(req.now, { nextPageCursor: paged.next, category: kind, list }, 'OK', limitHeaders(req.now, 49));
 }
 
 /** The two probes ccxt makes unless options.enableUnifiedAccount/enableUnifiedMargin are preset. */
@@ -261,7 +389,7 @@ function queryApi(ctx: Ctx): Reply {
   const created = new Date(account.createdAt);
   const expires = new Date(account.createdAt + 90 * 86400_000);
   return ok(req.now, {
-    id: String(account.createdAt % 100_000_000),
+    id: memberId(account),
     note: 'exchange-sync emulator',
     apiKey: account.apiKey,
     readOnly: 1,
@@ -283,7 +411,8 @@ function queryApi(ctx: Ctx): Reply {
     expiredAt: expires.toISOString().replace(/\.\d{3}Z$/, 'Z'),
     createdAt: created.toISOString().replace(/\.\d{3}Z$/, 'Z'),
     unified: 0,
-    uta: 1,
+    // ccxt sets options.enableUnifiedAccount from this flag: 1 for UTA 1.0 and 2.0, 0 for classic
+    uta: account.bybitAccountMode === 'classic' ? 0 : 1,
     userID: account.createdAt % 100_000_000,
     inviterID: 0,
     vipLevel: 'No VIP',
@@ -297,10 +426,11 @@ function queryApi(ctx: Ctx): Reply {
 function accountInfo(ctx: Ctx): Reply {
   const { req, account } = ctx;
   if (!account) throw new Error('private route without account');
+  const classic = account.bybitAccountMode === 'classic';
   return ok(req.now, {
-    marginMode: 'REGULAR_MARGIN',
+    marginMode: classic ? 'REGULAR_MARGIN' : account.bybitMarginMode,
     updatedTime: String(account.createdAt),
-    unifiedMarginStatus: 6,
+    unifiedMarginStatus: UNIFIED_MARGIN_STATUS[account.bybitAccountMode],
     dcpStatus: 'OFF',
     timeWindow: 10,
     smpGroup: 0,
@@ -324,6 +454,7 @@ const ROUTES: Record<string, Route> = {
   '/v5/user/query-api': { private: true, handle: queryApi },
   '/v5/account/info': { private: true, handle: accountInfo },
   '/v5/asset/coin/query-info': { private: true, handle: coinInfo },
+  '/v5/asset/transfer/query-account-coins-balance': { private: true, handle: accountCoinsBalance },
 };
 
 // --- authentication ----------------------------------------------------------------------------

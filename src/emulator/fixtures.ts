@@ -5,6 +5,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { canonical } from './decimal.js';
+import { loadOkxFixtures, type OkxFixtures } from './okx-fixtures.js';
 import type { EmulatorExchange } from './types.js';
 
 export type Json = Record<string, unknown>;
@@ -23,6 +25,8 @@ export interface MarketInfo {
   settle: string | undefined;
   /** price tick as the exchange writes it, e.g. "0.10" */
   tick: string;
+  /** ccxt's contractSize ("1" for spot): base units per contract (linear), USD per contract (inverse) */
+  contractSize: string;
   /** the raw instrument row the exchange sent */
   row: Json;
 }
@@ -45,10 +49,18 @@ export interface Fixtures {
     futuresAssetV3: Json;
     accountPositionV3: Json;
     positionRiskV3: Json;
+    /** COIN-M /dapi/v1/account: the reply (recorded for fetchMarginMode), one asset row, one position row */
+    deliveryAccount: Json;
+    deliveryAsset: Json;
+    deliveryAccountPosition: Json;
+    /** COIN-M /dapi/v1/positionRisk row (recorded "inverse positions") */
+    deliveryPositionRisk: Json;
     spotTicker: Json;
     /** ccxt's parsed leverage brackets: unified symbol -> [notionalFloor, maintMarginRatio][] */
     leverageBrackets: Record<string, Array<[string, string]>>;
   };
+  /** okx templates (okx-fixtures.ts); undefined for a fixture folder without okx files */
+  okx: OkxFixtures | undefined;
 }
 
 export class FixtureError extends Error {
@@ -102,7 +114,16 @@ function methodCase(response: Json, method: string, description: string): Json {
   return found;
 }
 
+/** A JSON number or string as a plain decimal string (JSON numbers may come as 1e-7). */
+function decimalString(v: unknown): string | undefined {
+  if (typeof v === 'string' && v !== '') return canonical(v);
+  if (typeof v !== 'number' || !Number.isFinite(v)) return undefined;
+  const text = String(v);
+  return canonical(/e/i.test(text) ? v.toFixed(20) : text);
+}
+
 function tickOf(exchange: EmulatorExchange, row: Json, symbol: string): string {
+  if (exchange === 'okx') return str(row.tickSz, `${symbol} tickSz`);
   if (exchange === 'bybit') return str(obj(row.priceFilter, `${symbol} priceFilter`).tickSize, `${symbol} tickSize`);
   const filters = arr(row.filters, `${symbol} filters`).map((f, i) => obj(f, `${symbol} filters[${i}]`));
   const priceFilter = filters.find((f) => f.filterType === 'PRICE_FILTER');
@@ -111,7 +132,8 @@ function tickOf(exchange: EmulatorExchange, row: Json, symbol: string): string {
   return str(priceFilter.tickSize, `${symbol} tickSize`).replace(/(\.\d*?[1-9])0+$/, '$1');
 }
 
-function loadMarkets(dir: string, exchange: EmulatorExchange): MarketInfo[] {
+function loadMarkets(dir: string, exchange: EmulatorExchange, optional = false): MarketInfo[] {
+  if (optional && !existsSync(join(dir, 'markets', `${exchange}.json`))) return [];
   const parsed = obj(readJson(dir, 'markets', `${exchange}.json`), `markets/${exchange}.json`);
   const result: MarketInfo[] = [];
   for (const [symbol, value] of Object.entries(parsed)) {
@@ -133,6 +155,7 @@ function loadMarkets(dir: string, exchange: EmulatorExchange): MarketInfo[] {
       quote: str(m.quote, `${symbol}.quote`),
       settle: typeof m.settle === 'string' ? m.settle : undefined,
       tick: tickOf(exchange, row, symbol),
+      contractSize: decimalString(m.contractSize) ?? '1',
       row,
     });
   }
@@ -185,6 +208,13 @@ export function loadFixtures(dirOption?: string): Fixtures {
   const accountPositionV3 = obj(arr(futuresAccountV3.positions, 'v3 positions')[0], 'v3 position');
   const risk = arr(methodCase(binanceResponse, 'fetchPositions', 'Fetch linear positions without symbols').httpResponse, 'positionRisk');
   const spotTicker = obj(methodCase(binanceResponse, 'fetchTicker', 'public spot ticker').httpResponse, 'binance ticker');
+  const deliveryAccount = obj(methodCase(binanceResponse, 'fetchMarginMode', 'inverse swap fetch margin mode').httpResponse, 'binance dapi account');
+  const deliveryAsset = obj(arr(deliveryAccount.assets, 'dapi assets')[0], 'dapi asset');
+  const deliveryAccountPosition = arr(deliveryAccount.positions, 'dapi positions')
+    .map((p, i) => obj(p, `dapi position ${i}`))
+    .find((p) => p.symbol === 'BTCUSD_PERP');
+  if (!deliveryAccountPosition) throw new FixtureError('fixture: binance dapi account has no BTCUSD_PERP position row');
+  const deliveryRisk = arr(methodCase(binanceResponse, 'fetchPositions', 'inverse positions').httpResponse, 'dapi positionRisk');
 
   const brackets: Record<string, Array<[string, string]>> = {};
   const options = obj(binanceResponse.options, 'binance options');
@@ -197,7 +227,8 @@ export function loadFixtures(dirOption?: string): Fixtures {
 
   const fixtures: Fixtures = {
     dir,
-    markets: { bybit: loadMarkets(dir, 'bybit'), binance: loadMarkets(dir, 'binance') },
+    // okx is optional: its market list ships with the okx module (markets/okx.json)
+    markets: { bybit: loadMarkets(dir, 'bybit'), binance: loadMarkets(dir, 'binance'), okx: loadMarkets(dir, 'okx', true) },
     bybit: { walletBalance: wallet, coinRow, positionRow, linearTicker, coinInfoRows },
     binance: {
       spotAccount,
@@ -207,9 +238,14 @@ export function loadFixtures(dirOption?: string): Fixtures {
       futuresAssetV3: assetV3,
       accountPositionV3,
       positionRiskV3: obj(risk[0], 'positionRisk row'),
+      deliveryAccount,
+      deliveryAsset,
+      deliveryAccountPosition,
+      deliveryPositionRisk: obj(deliveryRisk[0], 'dapi positionRisk row'),
       spotTicker,
       leverageBrackets: brackets,
     },
+    okx: loadOkxFixtures(dir),
   };
   cache.set(dir, fixtures);
   return fixtures;

@@ -3,6 +3,7 @@
 // See docs/emulator.md.
 import { binance } from './binance.js';
 import { bybit } from './bybit.js';
+import { okx } from './okx.js';
 import type { Core } from './control.js';
 import { RequestCounter } from './counts.js';
 import { FaultRegistry } from './faults.js';
@@ -10,6 +11,7 @@ import { loadFixtures } from './fixtures.js';
 import { defaultAccounts, INITIAL_PRICES } from './scenario.js';
 import { EmulatorServer } from './server.js';
 import { EmulatorState } from './state.js';
+import { bybitExtraMarkets } from './synthetic.js';
 import { EXCHANGES, type Emulator, type StartOptions } from './types.js';
 
 export { DEMO_ACCOUNTS } from './scenario.js';
@@ -32,10 +34,16 @@ export type {
 /** Starts an emulator; `await emulator.close()` when done. */
 export async function startEmulator(opts: StartOptions = {}): Promise<Emulator> {
   const fixtures = loadFixtures(opts.fixturesDir);
-  const state = new EmulatorState(fixtures, { seed: opts.seed ?? 1, driftMs: opts.driftMs ?? 1000, initialPrices: INITIAL_PRICES });
+  const state = new EmulatorState(fixtures, {
+    seed: opts.seed ?? 1,
+    driftMs: opts.driftMs ?? 1000,
+    initialPrices: INITIAL_PRICES,
+    extraMarkets: { bybit: bybitExtraMarkets(fixtures, opts.syntheticLinearMarkets ?? 0) },
+  });
   if ((opts.scenario ?? 'default') === 'default') for (const account of defaultAccounts()) state.setAccount(account);
   const core: Core = { state, faults: new FaultRegistry(), counter: new RequestCounter() };
-  const server = new EmulatorServer(core, [bybit, binance]);
+  // okx (/api/v5/) before binance, which owns the rest of /api/
+  const server = new EmulatorServer(core, [bybit, okx, binance]);
   const url = await server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1');
 
   return {

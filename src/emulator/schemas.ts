@@ -5,7 +5,7 @@ import { z } from 'zod';
 const AMOUNT = /^\d+(\.\d{1,18})?$/;
 const POSITIVE = /^(?=.*[1-9])\d+(\.\d{1,18})?$/;
 
-export const ExchangeSchema = z.enum(['bybit', 'binance']);
+export const ExchangeSchema = z.enum(['bybit', 'binance', 'okx']);
 
 /** Non-negative decimal string, up to 18 decimals (exchanges never send more). */
 export const AmountSchema = z.string().regex(AMOUNT, 'expected a non-negative decimal string with at most 18 decimals, e.g. "0.123456789012345678"');
@@ -23,19 +23,63 @@ export const PositionInputSchema = z.strictObject({
   marginMode: z.enum(['cross', 'isolated']),
 });
 
+/** Wallets an API key may be denied: the endpoint that reads it answers the exchange's permission error. */
+export const WalletNameSchema = z.enum(['unified', 'spot', 'contract', 'funding', 'futures', 'delivery', 'trading']);
+
 export const AccountInputSchema = z
   .strictObject({
     exchange: ExchangeSchema,
     apiKey: z.string().min(1).max(200),
     secret: z.string().min(1).max(500),
+    /** OKX only: the API key's passphrase. */
+    passphrase: z.string().min(1).max(200).optional(),
+    /** Bybit: the unified wallet (the SPOT account in classic mode). Binance: the spot wallet. */
     balances: BalancesSchema,
     /** Binance only: the USD-M futures wallet. */
     futuresBalances: BalancesSchema.optional(),
+    /** The funding wallet: bybit FUND account, binance funding wallet, okx funding account. */
+    fundingBalances: BalancesSchema.optional(),
+    /** Binance only: the COIN-M futures wallet (/dapi). */
+    deliveryBalances: BalancesSchema.optional(),
+    /** Bybit only: the CONTRACT account (classic and UTA 1.0 accounts). */
+    contractBalances: BalancesSchema.optional(),
+    /** Bybit only: 'uta2' (default), 'uta1' or 'classic'. */
+    bybitAccountMode: z.enum(['uta2', 'uta1', 'classic']).optional(),
+    /** Bybit only: the unified account's margin mode, as /v5/account/info reports it. */
+    bybitMarginMode: z.enum(['REGULAR_MARGIN', 'ISOLATED_MARGIN', 'PORTFOLIO_MARGIN']).optional(),
+    /** Binance only: reported by /sapi/v1/account/info. */
+    portfolioMargin: z.boolean().optional(),
+    /** Wallets the API key may not read. */
+    denied: z.array(WalletNameSchema).default([]),
     positions: z.array(PositionInputSchema).default([]),
   })
   .refine((a) => a.exchange === 'binance' || a.futuresBalances === undefined, {
     message: 'futuresBalances is for binance only (a bybit unified account has one wallet: balances)',
     path: ['futuresBalances'],
+  })
+  .refine((a) => a.exchange === 'binance' || a.deliveryBalances === undefined, {
+    message: 'deliveryBalances is for binance only (the COIN-M wallet)',
+    path: ['deliveryBalances'],
+  })
+  .refine((a) => a.exchange === 'bybit' || a.contractBalances === undefined, {
+    message: 'contractBalances is for bybit only (the CONTRACT account)',
+    path: ['contractBalances'],
+  })
+  .refine((a) => a.exchange !== 'bybit' || a.contractBalances === undefined || a.bybitAccountMode === 'classic' || a.bybitAccountMode === 'uta1', {
+    message: "contractBalances needs bybitAccountMode 'classic' or 'uta1' (a UTA 2.0 account has no CONTRACT account)",
+    path: ['contractBalances'],
+  })
+  .refine((a) => a.exchange === 'bybit' || (a.bybitAccountMode === undefined && a.bybitMarginMode === undefined), {
+    message: 'bybitAccountMode and bybitMarginMode are for bybit only',
+    path: ['bybitAccountMode'],
+  })
+  .refine((a) => a.exchange === 'binance' || a.portfolioMargin === undefined, {
+    message: 'portfolioMargin is for binance only',
+    path: ['portfolioMargin'],
+  })
+  .refine((a) => a.exchange !== 'okx' || a.passphrase !== undefined, {
+    message: 'an okx account needs passphrase (okx API keys have one; ccxt sends it as `password` in OK-ACCESS-PASSPHRASE)',
+    path: ['passphrase'],
   });
 
 export const FaultKindSchema = z.enum(['rate_limit', 'http_5xx', 'latency', 'hang', 'malformed', 'clock_skew']);
@@ -71,6 +115,7 @@ export const SetPricesSchema = z.union([
 export const FreezeSchema = z.strictObject({ frozen: z.boolean() });
 
 export type AccountInput = z.output<typeof AccountInputSchema>;
+export type WalletName = z.infer<typeof WalletNameSchema>;
 export type FaultSpec = z.output<typeof FaultInputSchema>;
 
 /** One line per problem: "positions.0.contracts: expected a positive decimal string ...". */

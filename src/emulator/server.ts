@@ -88,11 +88,11 @@ export class EmulatorServer {
       send(res, handleControl(this.core, method, path, query, body));
       return;
     }
-    req.resume();
+    const body = await readBody(req);
 
     const module = this.modules.find((m) => m.owns(path));
     if (!module) {
-      send(res, { status: 404, headers: { 'content-type': 'text/plain' }, body: `emulator: no exchange serves ${path} (bybit: /v5/..., binance: /api, /sapi, /fapi, /dapi)` });
+      send(res, { status: 404, headers: { 'content-type': 'text/plain' }, body: `emulator: no exchange serves ${path} (bybit: /v5/..., okx: /api/v5/..., binance: /api, /sapi, /fapi, /dapi)` });
       return;
     }
     const apiKey = module.apiKeyOf(req.headers);
@@ -104,7 +104,7 @@ export class EmulatorServer {
     // a hung request is simply never answered; close() destroys its socket
     if (effect.terminal?.kind === 'hang') return;
 
-    const exchangeRequest: ExchangeRequest = { method, path, rawQuery, query, headers: req.headers, now: Date.now() + effect.skewMs };
+    const exchangeRequest: ExchangeRequest = { method, path, rawQuery, query, body, headers: req.headers, now: Date.now() + effect.skewMs };
     let reply: Reply;
     if (effect.terminal?.kind === 'rate_limit') reply = module.rateLimited(exchangeRequest);
     else if (effect.terminal?.kind === 'http_5xx') reply = gatewayError(effect.terminal.status ?? 503);

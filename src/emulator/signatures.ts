@@ -17,6 +17,17 @@ export function bybitPayload(timestamp: string, apiKey: string, recvWindow: stri
   return `${timestamp}${apiKey}${recvWindow}${rawQuery}`;
 }
 
+/**
+ * Binance: what the signature covers, "totalParams" in binance's words: the query string as sent
+ * followed directly (no "&") by the form body as sent, minus the signature parameter itself,
+ * which may be in either part.
+ */
+export function binanceSignedParams(rawQuery: string, body: string): { payload: string; signature: string | undefined } {
+  const query = binancePayload(rawQuery);
+  const form = binancePayload(body);
+  return { payload: `${query.payload}${form.payload}`, signature: query.signature ?? form.signature };
+}
+
 /** Binance: the query string exactly as sent, minus the signature parameter itself. */
 export function binancePayload(rawQuery: string): { payload: string; signature: string | undefined } {
   const parts = rawQuery === '' ? [] : rawQuery.split('&');

@@ -1,10 +1,10 @@
 // What the emulated exchanges hold: accounts (keyed by exchange and API key), markets from the
 // fixtures, and a price book per exchange. Everything derived (totals, mark value, PnL) is
 // computed here with exact decimals, so the HTTP replies and the programmatic view agree.
-import { add, canonical, mul, sub } from './decimal.js';
+import { add, canonical, div, mul, neg, round, sub } from './decimal.js';
 import type { Fixtures, MarketInfo, MarketKind } from './fixtures.js';
 import { PriceBook } from './prices.js';
-import { AccountInputSchema, describeIssues, type AccountInput } from './schemas.js';
+import { AccountInputSchema, describeIssues, type AccountInput, type WalletName } from './schemas.js';
 import {
   EmulatorInputError,
   EXCHANGES,
@@ -28,16 +28,39 @@ export interface Position {
   marginMode: 'cross' | 'isolated';
 }
 
+export type BybitAccountMode = 'uta2' | 'uta1' | 'classic';
+export type BybitMarginMode = 'REGULAR_MARGIN' | 'ISOLATED_MARGIN' | 'PORTFOLIO_MARGIN';
+
 export interface Account {
   exchange: EmulatorExchange;
   apiKey: string;
   secret: string;
+  /** okx only */
+  passphrase: string | undefined;
+  /** bybit: UNIFIED (SPOT for classic accounts); binance: spot */
   balances: Record<string, Balance>;
+  /** binance USD-M */
   futuresBalances: Record<string, Balance>;
+  /** bybit FUND, binance funding wallet, okx funding account */
+  fundingBalances: Record<string, Balance>;
+  /** binance COIN-M */
+  deliveryBalances: Record<string, Balance>;
+  /** bybit CONTRACT (classic, uta1) */
+  contractBalances: Record<string, Balance>;
+  bybitAccountMode: BybitAccountMode;
+  bybitMarginMode: BybitMarginMode;
+  portfolioMargin: boolean;
+  /** wallets the key may not read */
+  denied: ReadonlySet<WalletName>;
+  /** binance: whether the account has a futures account at all (/fapi and /dapi answer -2015 otherwise) */
+  hasFutures: boolean;
   positions: Position[];
   /** ms since epoch when set; exchanges report it as position creation / update time */
   createdAt: number;
 }
+
+/** Decimals of inverse position values and PnL (coin amounts), as bybit and binance write them. */
+const INVERSE_DECIMALS = 8;
 
 /** Quote currencies that count as one US dollar when an exchange reports a USD value. */
 const DOLLARS = new Set(['USDT', 'USDC', 'USD']);
@@ -49,16 +72,21 @@ export class EmulatorState {
 
   constructor(
     readonly fixtures: Fixtures,
-    opts: { seed: number; driftMs: number; initialPrices: Record<string, string>; now?: () => number },
+    opts: {
+      seed: number;
+      driftMs: number;
+      initialPrices: Record<string, string>;
+      now?: () => number;
+      /** markets beyond the recorded ones (synthetic markets), per exchange */
+      extraMarkets?: Partial<Record<EmulatorExchange, MarketInfo[]>>;
+    },
   ) {
     const now = opts.now ?? Date.now;
-    this.marketsBySymbol = { bybit: new Map(), binance: new Map() };
-    this.prices = {
-      bybit: new PriceBook('bybit', opts.seed, opts.driftMs, now),
-      binance: new PriceBook('binance', opts.seed, opts.driftMs, now),
-    };
+    this.marketsBySymbol = perExchange(() => new Map<string, MarketInfo>());
+    this.prices = perExchange((exchange) => new PriceBook(exchange, opts.seed, opts.driftMs, now));
+    const extra = opts.extraMarkets ?? {};
     for (const exchange of EXCHANGES) {
-      for (const m of fixtures.markets[exchange]) {
+      for (const m of [...fixtures.markets[exchange], ...(extra[exchange] ?? [])]) {
         this.marketsBySymbol[exchange].set(m.symbol, m);
         this.prices[exchange].add(m.symbol, opts.initialPrices[m.base] ?? '1', m.tick);
       }
@@ -101,9 +129,13 @@ export class EmulatorState {
     const seen = new Set<string>();
     const positions = a.positions.map((p, i): Position => {
       const market = this.market(a.exchange, p.symbol);
-      if (!market || market.kind !== 'linear') {
-        const linear = this.markets(a.exchange, 'linear').map((m) => m.symbol);
-        throw new EmulatorInputError(`invalid account: positions.${i}.symbol: "${p.symbol}" is not a linear perpetual on ${a.exchange} (known: ${linear.join(', ')})`);
+      if (!market || market.kind === 'spot') {
+        const perpetuals = this.markets(a.exchange)
+          .filter((m) => m.kind !== 'spot')
+          .map((m) => m.symbol);
+        // synthetic markets can make the list long: name the first few
+        const known = perpetuals.length > 30 ? `${perpetuals.slice(0, 30).join(', ')}, ... (${perpetuals.length - 30} more)` : perpetuals.join(', ');
+        throw new EmulatorInputError(`invalid account: positions.${i}.symbol: "${p.symbol}" is not a perpetual on ${a.exchange} (known: ${known})`);
       }
       if (seen.has(p.symbol)) throw new EmulatorInputError(`invalid account: positions.${i}.symbol: "${p.symbol}" appears twice (accounts are in one-way mode)`);
       seen.add(p.symbol);
@@ -120,8 +152,17 @@ export class EmulatorState {
       exchange: a.exchange,
       apiKey: a.apiKey,
       secret: a.secret,
+      passphrase: a.passphrase,
       balances: canonicalBalances(a.balances),
       futuresBalances: canonicalBalances(a.futuresBalances ?? {}),
+      fundingBalances: canonicalBalances(a.fundingBalances ?? {}),
+      deliveryBalances: canonicalBalances(a.deliveryBalances ?? {}),
+      contractBalances: canonicalBalances(a.contractBalances ?? {}),
+      bybitAccountMode: a.bybitAccountMode ?? 'uta2',
+      bybitMarginMode: a.bybitMarginMode ?? 'REGULAR_MARGIN',
+      portfolioMargin: a.portfolioMargin ?? false,
+      denied: new Set(a.denied),
+      hasFutures: a.futuresBalances !== undefined || a.deliveryBalances !== undefined || positions.length > 0,
       positions,
       createdAt: Date.now(),
     };
@@ -142,19 +183,37 @@ export class EmulatorState {
   /** Derived position values at the current price. */
   positionView(exchange: EmulatorExchange, p: Position): EmulatorPositionView {
     const markPrice = this.price(exchange, p.market.symbol);
-    const diff = sub(markPrice, p.entryPrice);
-    return {
+    const common = {
       symbol: p.market.symbol,
       side: p.side,
       contracts: p.contracts,
+      contractSize: p.market.contractSize,
+      inverse: p.market.kind === 'inverse',
       entryPrice: p.entryPrice,
       leverage: p.leverage,
       marginMode: p.marginMode,
       settle: p.market.settle ?? p.market.quote,
       markPrice,
-      notional: mul(p.contracts, markPrice),
-      positionValue: mul(p.contracts, p.entryPrice),
-      unrealizedPnl: mul(p.side === 'long' ? diff : sub('0', diff), p.contracts),
+    };
+    if (p.market.kind === 'inverse') {
+      // contracts are worth contractSize USD each; values and PnL are in the coin, as both
+      // exchanges write them: 8 decimals, half-up
+      const usd = mul(p.contracts, p.market.contractSize);
+      const pnl = div(mul(usd, sub(markPrice, p.entryPrice)), mul(p.entryPrice, markPrice), INVERSE_DECIMALS);
+      return {
+        ...common,
+        notional: div(usd, markPrice, INVERSE_DECIMALS),
+        positionValue: div(usd, p.entryPrice, INVERSE_DECIMALS),
+        unrealizedPnl: p.side === 'long' ? pnl : neg(pnl),
+      };
+    }
+    const size = p.market.contractSize;
+    const diff = mul(sub(markPrice, p.entryPrice), size);
+    return {
+      ...common,
+      notional: mul(mul(p.contracts, size), markPrice),
+      positionValue: mul(mul(p.contracts, size), p.entryPrice),
+      unrealizedPnl: mul(p.side === 'long' ? diff : neg(diff), p.contracts),
     };
   }
 
@@ -166,9 +225,16 @@ export class EmulatorState {
       apiKey,
       balances: balanceViews(account.balances),
       futuresBalances: balanceViews(account.futuresBalances),
+      fundingBalances: balanceViews(account.fundingBalances),
+      deliveryBalances: balanceViews(account.deliveryBalances),
+      contractBalances: balanceViews(account.contractBalances),
       positions: account.positions.map((p) => this.positionView(exchange, p)),
     };
   }
+}
+
+function perExchange<T>(make: (exchange: EmulatorExchange) => T): Record<EmulatorExchange, T> {
+  return Object.fromEntries(EXCHANGES.map((ex) => [ex, make(ex)])) as Record<EmulatorExchange, T>;
 }
 
 function key(exchange: EmulatorExchange, apiKey: string): string {

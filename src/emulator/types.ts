@@ -3,8 +3,8 @@
 import type { z } from 'zod';
 import type { AccountInputSchema, FaultInputSchema, FaultKindSchema, PositionInputSchema } from './schemas.js';
 
-export type EmulatorExchange = 'bybit' | 'binance';
-export const EXCHANGES: readonly EmulatorExchange[] = ['bybit', 'binance'];
+export type EmulatorExchange = 'bybit' | 'binance' | 'okx';
+export const EXCHANGES: readonly EmulatorExchange[] = ['bybit', 'binance', 'okx'];
 
 export type EmulatorAccountInput = z.input<typeof AccountInputSchema>;
 export type EmulatorPositionInput = z.input<typeof PositionInputSchema>;
@@ -22,6 +22,10 @@ export interface EmulatorPositionView {
   symbol: string;
   side: 'long' | 'short';
   contracts: string;
+  /** Per contract: base units for linear markets (1 on bybit and binance), USD for inverse ones (bybit 1, binance BTCUSD_PERP 100). */
+  contractSize: string;
+  /** An inverse (coin-margined) perpetual: notional, positionValue and unrealizedPnl are in the coin. */
+  inverse: boolean;
   entryPrice: string;
   leverage: string;
   marginMode: 'cross' | 'isolated';
@@ -29,11 +33,21 @@ export interface EmulatorPositionView {
   settle: string;
   /** The current price of the symbol (the emulator uses last price as mark price). */
   markPrice: string;
-  /** contracts * markPrice (unsigned). Binance reports this as `notional`. */
+  /**
+   * contracts * contractSize * markPrice (unsigned). Binance reports this as `notional`.
+   * Inverse: contracts * contractSize / markPrice in the coin, 8 decimals half-up (binance `notionalValue`).
+   */
   notional: string;
-  /** contracts * entryPrice. Bybit reports this as `positionValue`, which ccxt maps to `notional`. */
+  /**
+   * contracts * contractSize * entryPrice. Bybit reports this as `positionValue`, which ccxt maps to `notional`.
+   * Inverse: contracts * contractSize / entryPrice in the coin, 8 decimals half-up.
+   */
   positionValue: string;
-  /** (markPrice - entryPrice) * contracts, negated for shorts; exact. */
+  /**
+   * (markPrice - entryPrice) * contracts * contractSize, negated for shorts; exact.
+   * Inverse: contracts * contractSize * (1/entryPrice - 1/markPrice) in the coin, negated for shorts,
+   * computed exactly and rounded once to 8 decimals half-up.
+   */
   unrealizedPnl: string;
 }
 
@@ -44,6 +58,12 @@ export interface EmulatorAccountView {
   balances: Record<string, EmulatorBalanceView>;
   /** Binance only: the USD-M futures wallet (/fapi/v2|v3/account). Empty for bybit. */
   futuresBalances: Record<string, EmulatorBalanceView>;
+  /** The funding wallet: bybit FUND, binance funding wallet, okx funding account. */
+  fundingBalances: Record<string, EmulatorBalanceView>;
+  /** Binance only: the COIN-M futures wallet (/dapi/v1/account). */
+  deliveryBalances: Record<string, EmulatorBalanceView>;
+  /** Bybit only: the CONTRACT account (classic and UTA 1.0 accounts). */
+  contractBalances: Record<string, EmulatorBalanceView>;
   positions: EmulatorPositionView[];
 }
 
@@ -84,6 +104,12 @@ export interface StartOptions {
   seed?: number;
   /** Milliseconds per price step; 0 = prices never drift (default 1000). */
   driftMs?: number;
+  /**
+   * Extra bybit USDT linear perpetuals SYN001USDT, SYN002USDT, ... (unified SYN001/USDT:USDT, ...),
+   * cloned from the recorded BTCUSDT instrument, for tests that need many markets or positions.
+   * Default 0.
+   */
+  syntheticLinearMarkets?: number;
   /** Where the recorded ccxt fixtures live (default: $EXCHANGE_SYNC_FIXTURES_DIR, else ../shared/fixtures/ccxt-static next to the repo). */
   fixturesDir?: string;
 }

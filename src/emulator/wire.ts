@@ -10,6 +10,8 @@ export interface ExchangeRequest {
   /** query string exactly as sent (no leading "?"): signatures are computed over it */
   rawQuery: string;
   query: URLSearchParams;
+  /** the request body exactly as sent ('' when none): binance signs POST parameters sent in it */
+  body: string;
   headers: IncomingHttpHeaders;
   /** the exchange's clock for this request, ms (includes any clock_skew fault) */
   now: number;
