@@ -2,6 +2,7 @@
 // so a user fixes their environment in one pass instead of one restart per typo.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { Wallet, WALLETS } from './events/catalog.js';
 import { accountStream, type AccountId } from './events/streams.js';
 
 export class ConfigError extends Error {
@@ -91,10 +92,12 @@ const AccountSchema = z.strictObject({
   testnet: z.boolean().default(false),
   apiUrl: httpUrl.optional(),
   options: z.record(z.string(), z.unknown()).default({}),
+  /** Wallets switched off for this account ({"funding": false}); every other wallet the exchange's plan knows is read. */
+  wallets: z.partialRecord(Wallet, z.boolean()).default({}),
 });
 const toAccount = ({ name, ...rest }: z.infer<typeof AccountSchema>): Account => ({ account: name, ...rest });
 /** A configured account: its identity (AccountId) and how to reach it. */
-export type Account = AccountId & Omit<z.infer<typeof AccountSchema>, 'name'>;
+export type Account = AccountId & Omit<z.infer<typeof AccountSchema>, 'name' | 'wallets'> & Partial<Pick<z.infer<typeof AccountSchema>, 'wallets'>>;
 const accountsFileSchema = (isKnown: (id: string) => boolean) =>
   z.array(AccountSchema.extend({ exchange: exchangeId.refine(isKnown, { error: (issue) => unknownExchange(String(issue.input)) }) }).transform(toAccount));
 
@@ -153,6 +156,19 @@ function fileProblems(error: z.ZodError, path: string): string[] {
   });
 }
 
+/** `funding,delivery` -> {funding: false, delivery: false}. */
+function walletsOff(env: Env, name: string, problems: string[]): Partial<Record<Wallet, boolean>> {
+  const off: Partial<Record<Wallet, boolean>> = {};
+  for (const item of (env[name] ?? '').split(',')) {
+    const w = item.trim();
+    if (w === '') continue;
+    const parsed = Wallet.safeParse(w);
+    if (parsed.success) off[parsed.data] = false;
+    else problems.push(`${name}: unknown wallet "${w}" (known: ${WALLETS.join(', ')})`);
+  }
+  return off;
+}
+
 function envAccounts(env: Env, exchanges: string[], problems: string[], warnings: string[]): Account[] {
   const accounts: Account[] = [];
   for (const exchange of exchanges) {
@@ -166,6 +182,7 @@ function envAccounts(env: Env, exchanges: string[], problems: string[], warnings
     const apiUrlRaw = env[`${ex}_API_URL`];
     const apiUrl = apiUrlRaw ? httpUrl.safeParse(apiUrlRaw) : undefined;
     if (apiUrl && !apiUrl.success) problems.push(`${ex}_API_URL: not an http(s) URL: "${apiUrlRaw}"`);
+    const wallets = walletsOff(env, `${ex}_WALLETS_OFF`, problems);
     if (!apiKey) {
       warnings.push(`EXCHANGE_SYNC_EXCHANGES lists ${exchange} but ${ex}_API_KEY is not set; no ${exchange} account from the environment`);
       continue;
@@ -180,6 +197,7 @@ function envAccounts(env: Env, exchanges: string[], problems: string[], warnings
       testnet: testnet.success ? testnet.data : false,
       apiUrl: apiUrl?.success ? apiUrl.data : undefined,
       options: {},
+      wallets,
     });
   }
   return accounts;

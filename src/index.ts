@@ -17,7 +17,8 @@ export { migrate } from './events/migrate.js';
 export { decodePayload, CONTENT_ENCODING } from './daemon/relay-payload.js';
 export { EnvelopeSchema, type Envelope } from './events/envelope.js';
 export { createPool } from './events/db.js';
-export type { Snapshot, Balance, Position, EventType, EventData } from './events/catalog.js';
+export type { Snapshot, Balance, Position, Wallet, MarginMode, EventType, EventData } from './events/catalog.js';
+export { WALLETS } from './events/catalog.js';
 
 export interface ExchangeSync {
   /** Waits for PostgreSQL, checks the schema, starts scheduling, projections, NATS and HTTP. */

@@ -152,3 +152,29 @@ test('the logger writes JSON to a rolling file and censors secrets', async (t) =
   for (const secret of ['key-abc', 'secret-abc', 'pass-abc']) assert.ok(!text.includes(secret), `${secret} leaked into the log file`);
   assert.match((await readdir(dir)).join(','), /exchange-sync\.\d+\.log/);
 });
+
+test('wallets switched off per account: accounts file "wallets" and <EX>_WALLETS_OFF; an unknown wallet is named', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'es-config-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'accounts.json');
+  await writeFile(file, JSON.stringify([{ name: 'main', exchange: 'bybit', apiKey: 'k', secret: 's', wallets: { funding: false } }]));
+  const c = loadConfig({ EXCHANGE_SYNC_ACCOUNTS_FILE: file, EXCHANGE_SYNC_EXCHANGES: 'binance', BINANCE_API_KEY: 'k', BINANCE_API_SECRET: 's', BINANCE_WALLETS_OFF: ' funding, delivery ' });
+  assert.deepEqual(
+    c.accounts.map((a) => [a.exchange, a.account, a.wallets]),
+    [
+      ['binance', 'default', { funding: false, delivery: false }],
+      ['bybit', 'main', { funding: false }],
+    ].sort(),
+  );
+  await writeFile(file, JSON.stringify([{ name: 'main', exchange: 'bybit', wallets: { fundng: false } }]));
+  assert.throws(
+    () => loadConfig({ EXCHANGE_SYNC_ACCOUNTS_FILE: file, BYBIT_WALLETS_OFF: 'spot,savings' }),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      const text = err.problems.join('\n');
+      assert.match(text, /BYBIT_WALLETS_OFF: unknown wallet "savings" \(known: spot, margin, unified/);
+      assert.match(text, /\[0\]\.wallets/);
+      return true;
+    },
+  );
+});

@@ -61,10 +61,12 @@ async function rejection(p: Promise<unknown>): Promise<ExchangeError> {
   assert.fail('expected the call to fail');
 }
 
+/** The main wallet's balances (bybit unified, binance spot) as a snapshot has them. */
 function expectedBalances(exchange: Ex, apiKey: string): Snapshot['balances'] {
   const view = emu.account(exchange, apiKey);
+  const wallet = exchange === 'bybit' ? 'unified' : 'spot';
   return Object.entries(view.balances)
-    .map(([asset, b]) => ({ asset, free: toDecimal(b.free), used: toDecimal(b.used), total: toDecimal(b.total) }))
+    .map(([asset, b]) => ({ wallet, asset, free: toDecimal(b.free), used: toDecimal(b.used), total: toDecimal(b.total) }) as const)
     .filter((b) => b.total !== '0')
     .sort((a, b) => (a.asset < b.asset ? -1 : 1));
 }
@@ -118,13 +120,11 @@ describe('snapshot contents', () => {
           // Value at mark price on both exchanges (ccxt's Bybit notional is the entry value).
           assert.equal(p.notional, toDecimal(v.notional));
           assert.equal(p.unrealizedPnl, toDecimal(v.unrealizedPnl));
+          assert.equal(p.leverage, toDecimal(v.leverage));
           if (exchange === 'bybit') {
-            assert.equal(p.leverage, toDecimal(v.leverage));
-            // Bybit's unified account has no per-position margin mode in position/list.
-            assert.equal(p.marginMode, null);
+            // A unified account margins every position by its account-wide mode (regular = cross).
+            assert.equal(p.marginMode, 'cross');
           } else {
-            // /fapi/v3/positionRisk (ccxt's default) carries no leverage; see the useV2 test.
-            assert.equal(p.leverage, null);
             assert.equal(p.marginMode, v.marginMode);
           }
         }
@@ -150,15 +150,16 @@ describe('snapshot contents', () => {
       assert.deepEqual(Object.keys(snapshot.prices), ['BTC', 'ETH']);
       assert.ok(snapshot.balances.some((b) => b.asset === 'ZRX'));
       assert.equal(emu.requestCount({ exchange: 'bybit', path: '/v5/market/tickers' }), 1);
-      // wallet-balance, position/list, tickers: nothing else per snapshot once markets are loaded.
-      assert.equal(requests, 3);
+      // account/info, wallet-balance, FUND balance, position/list x 3, tickers: nothing else per
+      // snapshot once markets are loaded.
+      assert.equal(requests, 7);
     } finally {
       await access.close();
     }
   });
 
-  test('binance: opting into /fapi/v2/positionRisk (options.fetchPositionsRisk.useV2) brings leverage', async () => {
-    const account = makeAccount('binance', PORTFOLIO, { options: { fetchPositionsRisk: { useV2: true } } });
+  test('binance: USD-M positions carry leverage and margin mode without any option (/fapi/v2/positionRisk)', async () => {
+    const account = makeAccount('binance', PORTFOLIO);
     const access = createExchangeAccess([account], FAST);
     try {
       const { snapshot } = await access.fetchSnapshot(account);
@@ -189,10 +190,10 @@ describe('snapshot contents', () => {
         ['ETH/USDT:USDT', 'short', '2'],
       ],
     );
-    const balances = mapBalances({ info: {}, free: {}, ETH: { free: '0', used: '0', total: '0' }, BTC: { free: '1e-8', used: '0', total: '0.00000001' } });
-    assert.deepEqual(balances, [{ asset: 'BTC', free: '0.00000001', used: '0', total: '0.00000001' }]);
+    const balances = mapBalances({ info: {}, free: {}, ETH: { free: '0', used: '0', total: '0' }, BTC: { free: '1e-8', used: '0', total: '0.00000001' } }, 'spot');
+    assert.deepEqual(balances, [{ wallet: 'spot', asset: 'BTC', free: '0.00000001', used: '0', total: '0.00000001' }]);
     // A float that reached the mapping is refused rather than recorded inexactly.
-    assert.throws(() => mapBalances({ BTC: { free: 0.1, used: 0, total: 0.1 } }), /expected a decimal string/);
+    assert.throws(() => mapBalances({ BTC: { free: 0.1, used: 0, total: 0.1 } }, 'spot'), /expected a decimal string/);
   });
 });
 
@@ -384,7 +385,7 @@ describe('errors and retries', () => {
 describe('markets', () => {
   for (const exchange of ['bybit', 'binance'] as const) {
     test(`${exchange}: 50 accounts load markets once`, async () => {
-      const marketPaths = exchange === 'bybit' ? ['/v5/market/instruments-info'] : ['/api/v3/exchangeInfo', '/fapi/v1/exchangeInfo'];
+      const marketPaths = exchange === 'bybit' ? ['/v5/market/instruments-info'] : ['/api/v3/exchangeInfo', '/fapi/v1/exchangeInfo', '/dapi/v1/exchangeInfo'];
       const marketRequests = () => marketPaths.reduce((n, path) => n + emu.requestCount({ exchange, path }), 0);
 
       const one = makeAccount(exchange);
@@ -393,7 +394,9 @@ describe('markets', () => {
       await single.fetchSnapshot(one);
       const perLoad = marketRequests();
       await single.close();
-      assert.ok(perLoad > 0 && perLoad <= 3, `one market load took ${perLoad} requests`);
+      // bybit: instruments-info spot, linear, inverse, and linear and inverse pre-launch; binance:
+      // spot, USD-M and COIN-M exchangeInfo.
+      assert.ok(perLoad > 0 && perLoad <= (exchange === 'bybit' ? 5 : 3), `one market load took ${perLoad} requests`);
 
       const many = Array.from({ length: 50 }, () => makeAccount(exchange));
       const access = createExchangeAccess(many, { ...FAST, concurrencyPerExchange: 8 });
@@ -465,6 +468,11 @@ describe('pooled instances', () => {
       try {
         await access.fetchSnapshot(alice); // markets loaded, so every request below is a signed one
         emu.resetRequestCounts();
+        // Signed requests per snapshot: bybit account/info, unified, FUND, position/list x 3;
+        // binance (no futures) spot and funding, plus account/info once per account.
+        const signed = exchange === 'bybit' ? 6 : 2;
+        const firstTime = exchange === 'bybit' ? 0 : 1;
+        let bobFirst = true;
         const calls = Array.from({ length: rounds }, () => accounts).flat();
         const results = await Promise.allSettled(calls.map((a) => access.fetchSnapshot(a)));
         for (const [i, r] of results.entries()) {
@@ -484,14 +492,15 @@ describe('pooled instances', () => {
             assert.equal(snapshot.account, a.account);
             assert.equal(attempts, 1);
             assert.deepEqual(snapshot.balances, expectedBalances(exchange, a.apiKey!));
-            // Counted per call even though the instance is shared: balance, positions, tickers.
-            assert.equal(requests, 3);
+            // Counted per call even though the instance is shared: the signed ones and tickers.
+            assert.equal(requests, signed + 1 + (a === bob && bobFirst ? firstTime : 0));
+            if (a === bob) bobFirst = false;
           }
         }
-        // Every signed request (balance, positions; tickers are public) went out under the key
-        // of the account it was made for.
-        assert.equal(emu.requestCount({ exchange, apiKey: alice.apiKey }), 2 * rounds);
-        assert.equal(emu.requestCount({ exchange, apiKey: bob.apiKey }), 2 * rounds);
+        // Every signed request (tickers are public) went out under the key of the account it was
+        // made for; mallory's first request of each snapshot is refused.
+        assert.equal(emu.requestCount({ exchange, apiKey: alice.apiKey }), signed * rounds);
+        assert.equal(emu.requestCount({ exchange, apiKey: bob.apiKey }), signed * rounds + firstTime);
         assert.equal(emu.requestCount({ exchange, apiKey: mallory.apiKey }), rounds);
 
         // A key revoked between syncs is an auth error for that account alone.
@@ -510,23 +519,16 @@ describe('pooled instances', () => {
   }
 
   test('accounts with different ccxt options do not share instances', async () => {
-    // fetchPositionsRisk.useV2 changes which endpoint positions come from: if the two accounts
+    // fetchBalance.useV2 changes which endpoint the USD-M wallet comes from: if the two accounts
     // shared an instance, one of them would get the other's setting.
-    const v2 = makeAccount('binance', PORTFOLIO, { options: { fetchPositionsRisk: { useV2: true } } });
+    const v2 = makeAccount('binance', PORTFOLIO, { options: { fetchBalance: { useV2: true } } });
     const v3 = makeAccount('binance', PORTFOLIO);
     const access = createExchangeAccess([v2, v3], { ...FAST, concurrencyPerExchange: 1 });
     try {
-      for (let i = 0; i < 3; i++) {
-        const [a, b] = await Promise.all([access.fetchSnapshot(v2), access.fetchSnapshot(v3)]);
-        assert.deepEqual(
-          a.snapshot.positions.map((p) => p.leverage),
-          ['10', '5'],
-        );
-        assert.deepEqual(
-          b.snapshot.positions.map((p) => p.leverage),
-          [null, null],
-        );
-      }
+      for (let i = 0; i < 3; i++) await Promise.all([access.fetchSnapshot(v2), access.fetchSnapshot(v3)]);
+      const at = (a: Account, path: string) => emu.requestCount({ exchange: 'binance', apiKey: a.apiKey, path });
+      assert.deepEqual([at(v2, '/fapi/v2/account'), at(v2, '/fapi/v3/account')], [3, 0]);
+      assert.deepEqual([at(v3, '/fapi/v2/account'), at(v3, '/fapi/v3/account')], [0, 3]);
     } finally {
       await access.close();
     }
@@ -552,15 +554,17 @@ describe('endpoints and secrets', () => {
     }
   });
 
-  test('bybit and binance instances carry the tuned options; account options override them', () => {
+  test('bybit, binance and okx instances carry the tuned options; account options override them', () => {
     const bybit = createInstance({ exchange: 'bybit', testnet: false }, { enableUnifiedAccount: false }, { timeoutMs: 1234 });
     assert.equal(bybit.options.enableUnifiedAccount, false);
     assert.equal(bybit.options.enableUnifiedMargin, false);
-    assert.deepEqual(bybit.options.fetchMarkets.types, ['spot', 'linear']);
+    assert.deepEqual(bybit.options.fetchMarkets.types, ['spot', 'linear', 'inverse']);
     assert.equal(bybit.has.fetchCurrencies, false);
     assert.equal(bybit.timeout, 1234);
     const binance = createInstance({ exchange: 'binance', testnet: false }, {}, { timeoutMs: 1000 });
-    assert.deepEqual(binance.options.fetchMarkets.types, ['spot', 'linear']);
+    assert.deepEqual(binance.options.fetchMarkets.types, ['spot', 'linear', 'inverse']);
+    const okx = createInstance({ exchange: 'okx', testnet: false }, {}, { timeoutMs: 1000 });
+    assert.deepEqual(okx.options.fetchMarkets.types, ['spot', 'swap', 'future'], 'no options: okx lists them per underlying');
     assert.equal(binance.options.fetchMargins, false);
     const testnet = createInstance({ exchange: 'bybit', testnet: true }, {}, { timeoutMs: 1000 });
     assert.ok(allUrls(testnet.urls.api).every((u) => u.includes('api-testnet')));

@@ -9,7 +9,7 @@ import { MigrationError, SCHEMA_DIR, assertCurrent, migrate, readMigrations, sch
 import { randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { EventStore } from '../src/events/store.js';
-import { catchUpProjections } from '../src/projections/index.js';
+import { balances, catchUpProjections, positions, projectionAt, projectionNow, rebuild } from '../src/projections/index.js';
 import { createTestDb, type TestDb } from './support/db.js';
 
 const run = promisify(execFile);
@@ -280,4 +280,75 @@ test('a database at 004 with projected tables keeps them: each projection goes o
     rows.map((r) => r.p),
     [...first.events, ...next.events].map((e) => e.globalPosition),
   );
+});
+
+/** A snapshot_recorded as 0.1 and 0.2 wrote it: v1, one wallet, balances without a wallet. */
+function snapshotV1(exchange: string, account: string, fetchedAt: string, balances: Array<[string, string, string | null]>, prices: Record<string, string>) {
+  return {
+    type: 'snapshot_recorded',
+    version: 1,
+    data: {
+      syncId: randomUUID(),
+      contentHash: 'c'.repeat(64),
+      snapshot: {
+        exchange,
+        account,
+        quote: 'USDT',
+        balances: balances.map(([asset, total, used]) => ({ asset, free: total, used, total })),
+        positions:
+          exchange === 'binance'
+            ? [{ symbol: 'BTC/USDT:USDT', side: 'long', contracts: '0.1', contractSize: '1', entryPrice: '63000', markPrice: '65000', liquidationPrice: null, notional: '6500', unrealizedPnl: '200', leverage: null, marginMode: 'cross' }]
+            : [],
+        prices,
+        fetchedAt,
+        exchangeTime: null,
+      },
+    },
+  };
+}
+
+test('a database at 005 with v1 snapshots: 006 labels its balances by wallet as the v1 upcaster does, and a rebuild and --at give the same rows', async (t) => {
+  const old = await createTestDb({ migrate: false });
+  t.after(() => old.drop());
+  await migrate(old.pool, await schemaCopy(t, /^00[1-5]_/));
+  const store = new EventStore(old.pool);
+  await store.append('bybit:main', [snapshotV1('bybit', 'main', '2026-11-01T00:00:00.000Z', [['BTC', '0.5', '0'], ['USDT', '100.25', null]], { BTC: '65000.5', USDT: '1' })]);
+  await store.append('binance:main', [snapshotV1('binance', 'main', '2026-11-01T00:01:00.000Z', [['ETH', '4.5', '0']], { ETH: '3400' })]);
+  await store.append('kraken:main', [snapshotV1('kraken', 'main', '2026-11-01T00:02:00.000Z', [['XBT', '1', null]], {})]);
+  // What the 0.2 projector left: one row per asset, no wallet, and its checkpoints at the end.
+  await old.pool.query(`
+    INSERT INTO exchange_sync.balances (exchange, account, asset, free, used, total, price, quote, value, as_of, event_position)
+    SELECT split_part(e.stream_id, ':', 1), split_part(e.stream_id, ':', 2), b->>'asset', (b->>'free')::numeric, (b->>'used')::numeric, (b->>'total')::numeric,
+           (e.data->'snapshot'->'prices'->>(b->>'asset'))::numeric, 'USDT',
+           (b->>'total')::numeric * (e.data->'snapshot'->'prices'->>(b->>'asset'))::numeric,
+           (e.data->'snapshot'->>'fetchedAt')::timestamptz, e.global_position
+    FROM exchange_sync.events e, jsonb_array_elements(e.data->'snapshot'->'balances') b`);
+  await old.pool.query(`
+    INSERT INTO exchange_sync.positions (exchange, account, symbol, side, contracts, contract_size, entry_price, mark_price, liquidation_price, notional, unrealized_pnl, leverage, margin_mode, as_of, event_position)
+    SELECT split_part(e.stream_id, ':', 1), split_part(e.stream_id, ':', 2), p->>'symbol', p->>'side', (p->>'contracts')::numeric, (p->>'contractSize')::numeric,
+           (p->>'entryPrice')::numeric, (p->>'markPrice')::numeric, NULL, (p->>'notional')::numeric, (p->>'unrealizedPnl')::numeric, NULL, p->>'marginMode',
+           (e.data->'snapshot'->>'fetchedAt')::timestamptz, e.global_position
+    FROM exchange_sync.events e, jsonb_array_elements(e.data->'snapshot'->'positions') p`);
+  await old.pool.query(`
+    INSERT INTO exchange_sync.checkpoints (subscriber, transaction_id, global_position)
+    SELECT s, transaction_id, global_position FROM exchange_sync.events, unnest(ARRAY['projection:balances', 'projection:positions', 'projection:sync_runs']) s
+    ORDER BY transaction_id DESC, global_position DESC LIMIT 3`);
+
+  await migrate(old.pool);
+  const migrated = await projectionNow(old.pool, balances, {});
+  assert.deepEqual(
+    migrated.map((r) => [r.exchange, r.wallet, r.asset, r.total, r.value]),
+    [
+      ['binance', 'spot', 'ETH', '4.5', '15300'],
+      ['bybit', 'unified', 'BTC', '0.5', '32500.25'],
+      ['bybit', 'unified', 'USDT', '100.25', '100.25'],
+      ['kraken', 'default', 'XBT', '1', null],
+    ],
+  );
+  const migratedPositions = await projectionNow(old.pool, positions, {});
+  const at = new Date().toISOString();
+  assert.deepEqual(await projectionAt(store, balances, at, {}), migrated, '--at replays the v1 events through the upcaster to the same rows');
+  await rebuild(store, { projections: ['balances', 'positions'] });
+  assert.deepEqual(await projectionNow(old.pool, balances, {}), migrated, 'a rebuild from the v1 events gives the rows the migration labelled');
+  assert.deepEqual(await projectionNow(old.pool, positions, {}), migratedPositions);
 });

@@ -53,7 +53,12 @@ function syncEvents(id: AccountId, n: number): NewEvent[] {
     exchange: id.exchange,
     account: id.account,
     quote: 'USDT',
-    balances: assets.map((asset, k) => ({ asset, free: `${n}.${k + 1}`, used: k % 2 ? null : '0.5', total: `${n + 1}.${k + 1}` })),
+    wallets: ['funding', 'unified'],
+    // Odd assets in two wallets: rows are per wallet and asset.
+    balances: assets.flatMap((asset, k) => {
+      const row = { asset, free: `${n}.${k + 1}`, used: k % 2 ? null : '0.5', total: `${n + 1}.${k + 1}` };
+      return k % 2 ? [{ wallet: 'funding' as const, ...row }, { wallet: 'unified' as const, ...row }] : [{ wallet: 'unified' as const, ...row }];
+    }),
     positions:
       n % 3
         ? [

@@ -19,7 +19,7 @@ import {
   projectionNow,
   type BalanceRow as BalanceView,
 } from '../src/projections/index.js';
-import { multiplyDecimals } from '../src/projections/value.js';
+import { multiplyDecimals } from '../src/events/decimal.js';
 import { balances } from '../src/commands/balances.js';
 import { UsageError, type Command, type Values } from '../src/commands/command.js';
 import { events } from '../src/commands/events.js';
@@ -59,9 +59,15 @@ function position(p: Partial<Position> & Pick<Position, 'symbol' | 'side' | 'con
   };
 }
 
-function snapshot(stream: string, s: Pick<Snapshot, 'balances' | 'prices' | 'fetchedAt'> & Partial<Snapshot>): Snapshot {
+type BalanceIn = Omit<Snapshot['balances'][number], 'wallet'> & { wallet?: Snapshot['balances'][number]['wallet'] };
+
+/** Balances without a wallet are in the exchange's main one (bybit unified, binance spot). */
+function snapshot(stream: string, s: Pick<Snapshot, 'prices' | 'fetchedAt'> & { balances: BalanceIn[] } & Partial<Omit<Snapshot, 'balances'>>): Snapshot {
   const [exchange, account] = stream.split(':') as [string, string];
-  return { exchange, account, quote: 'USDT', positions: [], exchangeTime: null, ...s };
+  const main = exchange === 'bybit' ? 'unified' : 'spot';
+  const balances = s.balances.map((b) => ({ ...b, wallet: b.wallet ?? main }));
+  const wallets = [...new Set(balances.map((b) => b.wallet))].sort();
+  return { exchange, account, quote: 'USDT', positions: [], exchangeTime: null, ...s, wallets, balances };
 }
 
 function syncCompleted(syncId: string, finishedAt: string, changed: boolean, s?: Snapshot): NewEvent {
@@ -123,6 +129,7 @@ const S1 = snapshot('bybit:main', {
 const S2 = snapshot('bybit:main', {
   fetchedAt: F2,
   balances: [
+    { wallet: 'funding', asset: 'BTC', free: '0.5', used: '0', total: '0.5' },
     { asset: 'BTC', free: '0.123456789012345678', used: '0', total: '0.123456789012345678' },
     { asset: 'DOGE', free: '12345.678901234567890123', used: null, total: '12345.678901234567890123' },
     { asset: 'USDT', free: '1000.000000000000000001', used: null, total: '1000.000000000000000001' },
@@ -185,9 +192,10 @@ after(async () => {
 function bybitMainS2(): BalanceView[] {
   const row = { exchange: 'bybit', account: 'main', quote: 'USDT', asOf: F2, eventPosition: pos.s2! };
   return [
-    { ...row, asset: 'BTC', free: '0.123456789012345678', used: '0', total: '0.123456789012345678', price: '65432.123456789', value: '8078.039860234554117574763907942' },
-    { ...row, asset: 'DOGE', free: '12345.678901234567890123', used: null, total: '12345.678901234567890123', price: null, value: null },
-    { ...row, asset: 'USDT', free: '1000.000000000000000001', used: null, total: '1000.000000000000000001', price: '1', value: '1000.000000000000000001' },
+    { ...row, wallet: 'funding', asset: 'BTC', free: '0.5', used: '0', total: '0.5', price: '65432.123456789', value: '32716.0617283945' },
+    { ...row, wallet: 'unified', asset: 'BTC', free: '0.123456789012345678', used: '0', total: '0.123456789012345678', price: '65432.123456789', value: '8078.039860234554117574763907942' },
+    { ...row, wallet: 'unified', asset: 'DOGE', free: '12345.678901234567890123', used: null, total: '12345.678901234567890123', price: null, value: null },
+    { ...row, wallet: 'unified', asset: 'USDT', free: '1000.000000000000000001', used: null, total: '1000.000000000000000001', price: '1', value: '1000.000000000000000001' },
   ];
 }
 
@@ -217,6 +225,7 @@ describe('current state (projection tables)', () => {
         ['binance', 'main', 'ADA', '0.1', BU],
         ['binance', 'main', 'SOL', '0.3', BU],
         ['binance', 'other', 'BTC', '-32000.25', F2],
+        ['bybit', 'main', 'BTC', '32716.0617283945', F2],
         ['bybit', 'main', 'BTC', '8078.039860234554117574763907942', F2],
         ['bybit', 'main', 'DOGE', null, F2],
         ['bybit', 'main', 'USDT', '1000.000000000000000001', F2],
@@ -249,7 +258,7 @@ describe('as of a moment (the log)', () => {
 
   test('between the syncs: the first snapshot, as of its fetch', async () => {
     const rows = await balancesAt(db.pool, t[1]!, { exchange: 'bybit' });
-    const row = { exchange: 'bybit', account: 'main', quote: 'USDT', asOf: F1, eventPosition: pos.s1! };
+    const row = { exchange: 'bybit', account: 'main', wallet: 'unified' as const, quote: 'USDT', asOf: F1, eventPosition: pos.s1! };
     assert.deepEqual(rows, [
       { ...row, asset: 'BTC', free: '1.2', used: '0.3', total: '1.5', price: '65000.12', value: '97500.18' },
       { ...row, asset: 'ETH', free: '10', used: '0', total: '10', price: '3500.5', value: '35005' },
@@ -340,7 +349,37 @@ describe('the commands', () => {
   test('balances --json prints the current rows, amounts as strings', async () => {
     const printed = JSON.parse(ok(await cli('balances', '--json')));
     assert.deepEqual(printed, roundTrip(await currentBalances(db.pool)));
-    assert.equal(printed.find((r) => r.asset === 'BTC' && r.exchange === 'bybit')?.value, '8078.039860234554117574763907942');
+    assert.equal(printed.find((r) => r.asset === 'BTC' && r.exchange === 'bybit' && r.wallet === 'unified')?.value, '8078.039860234554117574763907942');
+  });
+
+  test('balances --by-asset sums each asset over the wallets, exactly', async () => {
+    const printed = JSON.parse(ok(await cli('balances', '--json', '--by-asset', '--account', 'bybit:main')));
+    assert.deepEqual(printed[0], {
+      exchange: 'bybit',
+      account: 'main',
+      asset: 'BTC',
+      wallets: ['funding', 'unified'],
+      free: '0.623456789012345678',
+      used: '0',
+      total: '0.623456789012345678',
+      price: '65432.123456789',
+      quote: 'USDT',
+      // 32716.0617283945 + 8078.039860234554117574763907942
+      value: '40794.101588629054117574763907942',
+      asOf: F2,
+    });
+    // An unknown part in one wallet is unknown in the sum, never taken as 0.
+    assert.equal(printed.find((r: { asset: string }) => r.asset === 'DOGE').used, null);
+    assert.deepEqual(
+      printed.map((r: { asset: string }) => r.asset),
+      ['BTC', 'DOGE', 'USDT'],
+    );
+    const table = ok(await cli('balances', '--by-asset', '--account', 'bybit:main'));
+    assert.match(table.split('\n')[0]!, /^EXCHANGE\s+ACCOUNT\s+ASSET\s+WALLETS\s+FREE/);
+    assert.match(table, /bybit\s+main\s+BTC\s+funding,unified\s+0\.623456789012345678/);
+    const perWallet = ok(await cli('balances', '--account', 'bybit:main'));
+    assert.match(perWallet, /BTC\s+funding\s+0\.5\s/);
+    assert.match(perWallet, /BTC\s+unified\s+0\.123456789012345678/);
   });
 
   test('balances --at --json answers from the log', async () => {
@@ -369,10 +408,10 @@ describe('the commands', () => {
       cli('positions', '--json', '--account', 'nobody'),
     ]);
     const lines = ok(balances).trimEnd().split('\n');
-    assert.match(lines[0]!, /^EXCHANGE\s+ACCOUNT\s+ASSET\s+FREE\s+USED\s+TOTAL\s+PRICE\s+VALUE\s+QUOTE\s+AS_OF$/);
-    assert.equal(lines.length, 4);
-    assert.match(lines[1]!, /^bybit\s+main\s+BTC\s+0\.123456789012345678\s.*65432\.123456789\s+8078\.039860234554117574763907942\s+USDT\s+2025-01-01T01:00:00\.000Z$/);
-    assert.match(lines[2]!, /DOGE .* - +- +USDT/);
+    assert.match(lines[0]!, /^EXCHANGE\s+ACCOUNT\s+ASSET\s+WALLET\s+FREE\s+USED\s+TOTAL\s+PRICE\s+VALUE\s+QUOTE\s+AS_OF$/);
+    assert.equal(lines.length, 5);
+    assert.match(lines[2]!, /^bybit\s+main\s+BTC\s+unified\s+0\.123456789012345678\s.*65432\.123456789\s+8078\.039860234554117574763907942\s+USDT\s+2025-01-01T01:00:00\.000Z$/);
+    assert.match(lines[3]!, /DOGE .* - +- +USDT/);
     // The decimal points of a column line up.
     const totalCol = lines[0]!.indexOf('TOTAL');
     assert.deepEqual(new Set(lines.slice(1).map((l) => l.indexOf('.', totalCol))).size, 1);

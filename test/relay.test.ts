@@ -252,11 +252,12 @@ describe('relay payload size', () => {
   });
 
   test('a snapshot larger than max_payload is published gzip-compressed, with Content-Encoding: gzip', async (t) => {
-    const balances = Array.from({ length: 20_000 }, (_, i) => ({ asset: `COIN${i}`, free: `${i}.5`, used: '0', total: `${i}.5` }));
+    const balances = Array.from({ length: 20_000 }, (_, i) => ({ wallet: 'unified' as const, asset: `COIN${i}`, free: `${i}.5`, used: '0', total: `${i}.5` }));
     const snapshot: EventData<'snapshot_recorded'>['snapshot'] = {
       exchange: 'bybit',
       account: 'whale',
       quote: 'USDT',
+      wallets: ['unified'],
       balances,
       positions: [],
       prices: Object.fromEntries(balances.map((b, i) => [b.asset, `${i + 1}.25`])),

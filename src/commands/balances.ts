@@ -5,7 +5,16 @@ import { loadConfig } from '../config.js';
 import { createPool, sqlState, type Pool } from '../events/db.js';
 import { EventStore } from '../events/store.js';
 import type { AccountFilter } from '../events/streams.js';
-import { balances as balancesProjection, catchUpProjections, projectionAt, projectionNow, type BalanceRow, type Projection } from '../projections/index.js';
+import {
+  balances as balancesProjection,
+  catchUpProjections,
+  projectionAt,
+  projectionNow,
+  totalsByAsset,
+  type AssetTotalRow,
+  type BalanceRow,
+  type Projection,
+} from '../projections/index.js';
 import { stringFlag, UsageError, type Command, type Options, type Values } from './command.js';
 
 /**
@@ -38,6 +47,8 @@ export interface HoldingsSpec<R> {
   /** The projection it shows, now or as of a moment. */
   projection: Projection<R>;
   columns: Column<R>[];
+  /** A second view of the same rows behind a flag (balances --by-asset). */
+  alternative?: { flag: string; usage: string; help: string; columns: Column<unknown>[]; rows(rows: R[]): unknown[] };
 }
 
 const HOLDINGS_OPTIONS: Options = {
@@ -101,10 +112,11 @@ export function renderTable<R>(columns: Column<R>[], rows: R[]): string {
 }
 
 export function holdingsCommand<R>(spec: HoldingsSpec<R>): Command {
+  const alt = spec.alternative;
   return {
     name: spec.name,
-    options: HOLDINGS_OPTIONS,
-    help: `Usage: exchange-sync ${spec.name} [--account NAME | --account EXCHANGE:NAME] [--exchange ID] [--at TIME] [--json]
+    options: alt ? { ...HOLDINGS_OPTIONS, [alt.flag]: { type: 'boolean' } } : HOLDINGS_OPTIONS,
+    help: `Usage: exchange-sync ${spec.name} [--account NAME | --account EXCHANGE:NAME] [--exchange ID] [--at TIME]${alt ? ` [--${alt.flag}]` : ''} [--json]
 
 ${spec.about}
 
@@ -118,7 +130,8 @@ Options:
   --exchange ID        only this exchange (a ccxt id, e.g. bybit)
   --at TIME            ISO-8601 date-time with a time zone, e.g. 2025-01-31T12:00:00Z or
                        2025-01-31T13:00:00.5+01:00
-  --json               a JSON array of row objects; amounts are exact decimal strings
+${alt ? `  --${alt.usage}
+` : ''}  --json               a JSON array of row objects; amounts are exact decimal strings
 
 Database: DATABASE_URL, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME. See docs/queries.md.`,
     async run(values) {
@@ -135,9 +148,12 @@ Database: DATABASE_URL, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME. See docs
         } else {
           rows = await projectionAt(new EventStore(pool), spec.projection, at, filter);
         }
-        if (json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-        else if (rows.length === 0) process.stdout.write(`no ${spec.noun}${at === undefined ? '' : ` recorded at or before ${at}`}\n`);
-        else process.stdout.write(renderTable(spec.columns, rows));
+        const alternative = alt && values[alt.flag] === true ? alt : undefined;
+        const shown: unknown[] = alternative ? alternative.rows(rows) : rows;
+        const columns = (alternative ? alternative.columns : spec.columns) as Column<unknown>[];
+        if (json) process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+        else if (shown.length === 0) process.stdout.write(`no ${spec.noun}${at === undefined ? '' : ` recorded at or before ${at}`}\n`);
+        else process.stdout.write(renderTable(columns, shown));
         return 0;
       } finally {
         await pool.end();
@@ -149,14 +165,35 @@ Database: DATABASE_URL, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME. See docs
 export const balances = holdingsCommand<BalanceRow>({
   name: 'balances',
   noun: 'balances',
-  about: `Prints each account's balances: free, used and total per asset, the last price in the
-snapshot's quote currency, and value = total x price (exact; "-" when there is no price).
-AS_OF is when the holding was last observed (the newest fetch of that account).`,
+  about: `Prints each account's balances, one line per asset per wallet (spot, unified, funding,
+futures, delivery, ...): free, used and total, the last price in the snapshot's quote currency,
+and value = total x price (exact; "-" when there is no price). AS_OF is when the holding was
+last observed (the newest fetch of that account). --by-asset sums each asset over the wallets.`,
   projection: balancesProjection,
+  alternative: {
+    flag: 'by-asset',
+    usage: 'by-asset           one line per asset per account: the sum over its wallets (WALLETS lists them)',
+    help: '',
+    rows: (rows) => totalsByAsset(rows),
+    columns: [
+      { header: 'EXCHANGE', cell: (r) => r.exchange },
+      { header: 'ACCOUNT', cell: (r) => r.account },
+      { header: 'ASSET', cell: (r) => r.asset },
+      { header: 'WALLETS', cell: (r) => r.wallets.join(',') },
+      { header: 'FREE', cell: (r) => r.free, decimal: true },
+      { header: 'USED', cell: (r) => r.used, decimal: true },
+      { header: 'TOTAL', cell: (r) => r.total, decimal: true },
+      { header: 'PRICE', cell: (r) => r.price, decimal: true },
+      { header: 'VALUE', cell: (r) => r.value, decimal: true },
+      { header: 'QUOTE', cell: (r) => r.quote },
+      { header: 'AS_OF', cell: (r) => r.asOf },
+    ] satisfies Column<AssetTotalRow>[] as Column<unknown>[],
+  },
   columns: [
     { header: 'EXCHANGE', cell: (r) => r.exchange },
     { header: 'ACCOUNT', cell: (r) => r.account },
     { header: 'ASSET', cell: (r) => r.asset },
+    { header: 'WALLET', cell: (r) => r.wallet },
     { header: 'FREE', cell: (r) => r.free, decimal: true },
     { header: 'USED', cell: (r) => r.used, decimal: true },
     { header: 'TOTAL', cell: (r) => r.total, decimal: true },

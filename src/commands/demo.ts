@@ -81,8 +81,8 @@ export const demo: Command = {
   name: 'demo',
   help: `Usage: exchange-sync demo [--embedded] [--port N] [--http-port N]
 
-Starts the exchange emulator (one bybit and one binance demo account whose prices drift) and
-the daemon syncing both every minute, against the local PostgreSQL and NATS. Creates its
+Starts the exchange emulator (one bybit, one binance and one okx demo account whose prices drift) and
+the daemon syncing them every minute, against the local PostgreSQL and NATS. Creates its
 database (DATABASE_URL, default ${DEMO_DB}) and applies the schema if needed.
 Without NATS it syncs and records all the same, and relays once NATS is there.
 Prints where to look; Ctrl-C stops both.
@@ -120,7 +120,7 @@ async function runDemo(port: number, httpPort: number | undefined, embedded: Emb
     ...process.env,
     DATABASE_URL: databaseUrl,
     EXCHANGE_SYNC_INTERVAL_MINUTES: '1',
-    EXCHANGE_SYNC_EXCHANGES: 'bybit,binance',
+    EXCHANGE_SYNC_EXCHANGES: 'bybit,binance,okx',
     EXCHANGE_SYNC_ACCOUNTS_FILE: '',
     BYBIT_API_KEY: DEMO_ACCOUNTS.bybit.apiKey,
     BYBIT_API_SECRET: DEMO_ACCOUNTS.bybit.secret,
@@ -128,6 +128,10 @@ async function runDemo(port: number, httpPort: number | undefined, embedded: Emb
     BINANCE_API_KEY: DEMO_ACCOUNTS.binance.apiKey,
     BINANCE_API_SECRET: DEMO_ACCOUNTS.binance.secret,
     BINANCE_API_URL: emulator.url,
+    OKX_API_KEY: DEMO_ACCOUNTS.okx.apiKey,
+    OKX_API_SECRET: DEMO_ACCOUNTS.okx.secret,
+    OKX_PASSWORD: DEMO_ACCOUNTS.okx.passphrase,
+    OKX_API_URL: emulator.url,
     ...(httpPort !== undefined ? { EXCHANGE_SYNC_HTTP_PORT: String(httpPort) } : {}),
   };
   let config: Config;

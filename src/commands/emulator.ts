@@ -37,17 +37,19 @@ Stops on Ctrl-C / SIGTERM. See docs/emulator.md for endpoints, the control API a
     if (scenario === 'default') {
       lines.push('Demo accounts:');
       for (const [exchange, creds] of Object.entries(DEMO_ACCOUNTS)) {
-        lines.push(`  ${exchange.padEnd(8)} apiKey ${creds.apiKey.padEnd(18)} secret ${creds.secret}`);
+        const passphrase = 'passphrase' in creds ? `  passphrase ${creds.passphrase}` : '';
+        lines.push(`  ${exchange.padEnd(8)} apiKey ${creds.apiKey.padEnd(18)} secret ${creds.secret}${passphrase}`);
       }
       lines.push('', 'Environment for exchange-sync:');
-      lines.push('  EXCHANGE_SYNC_EXCHANGES=bybit,binance');
+      lines.push(`  EXCHANGE_SYNC_EXCHANGES=${Object.keys(DEMO_ACCOUNTS).join(',')}`);
       for (const [exchange, creds] of Object.entries(DEMO_ACCOUNTS)) {
         const ex = exchange.toUpperCase();
         lines.push(`  ${ex}_API_URL=${emu.url}`, `  ${ex}_API_KEY=${creds.apiKey}`, `  ${ex}_API_SECRET=${creds.secret}`);
+        if ('passphrase' in creds) lines.push(`  ${ex}_PASSWORD=${creds.passphrase}`);
       }
     } else {
       lines.push('No accounts yet: add one with PUT /_emulator/accounts (see docs/emulator.md).', '');
-      lines.push('Environment for exchange-sync:', `  BYBIT_API_URL=${emu.url}`, `  BINANCE_API_URL=${emu.url}`);
+      lines.push('Environment for exchange-sync:', ...Object.keys(DEMO_ACCOUNTS).map((ex) => `  ${ex.toUpperCase()}_API_URL=${emu.url}`));
     }
     lines.push('', `Control API: ${emu.url}/_emulator/state`, 'Ctrl-C to stop.');
     process.stdout.write(`${lines.join('\n')}\n`);

@@ -9,7 +9,25 @@ export const Iso = z.iso.datetime({ offset: true });
 /** An event type's name: snake_case, as it becomes a NATS subject token (and a SQL literal in reads). */
 export const EVENT_TYPE = /^[a-z][a-z0-9_]*$/;
 
+/**
+ * Where on the exchange a balance is held. `unified`: a margin account that holds every product
+ * (bybit UTA); `trading`: okx's trading account; `contract`: bybit's derivatives account (classic
+ * accounts, and inverse contracts on UTA 1.0); `futures`: binance USD-M; `delivery`: binance COIN-M;
+ * `default`: what ccxt's plain fetchBalance() reads, on exchanges without a plan of their own.
+ */
+export const WALLETS = ['spot', 'margin', 'unified', 'trading', 'contract', 'funding', 'futures', 'delivery', 'earn', 'default'] as const;
+export const Wallet = z.enum(WALLETS);
+export type Wallet = z.infer<typeof Wallet>;
+
+const BalanceV1 = z.object({
+  asset: z.string().min(1),
+  free: Decimal.nullable(),
+  used: Decimal.nullable(),
+  total: Decimal,
+});
+
 export const BalanceSchema = z.object({
+  wallet: Wallet,
   asset: z.string().min(1),
   free: Decimal.nullable(),
   used: Decimal.nullable(),
@@ -17,7 +35,7 @@ export const BalanceSchema = z.object({
 });
 export type Balance = z.infer<typeof BalanceSchema>;
 
-export const PositionSchema = z.object({
+const positionFields = {
   symbol: z.string().min(1),
   side: z.enum(['long', 'short']),
   contracts: Decimal,
@@ -28,26 +46,68 @@ export const PositionSchema = z.object({
   notional: Decimal.nullable(),
   unrealizedPnl: Decimal.nullable(),
   leverage: Decimal.nullable(),
-  marginMode: z.enum(['cross', 'isolated']).nullable(),
-});
+};
+
+const PositionV1 = z.object({ ...positionFields, marginMode: z.enum(['cross', 'isolated']).nullable() });
+
+/** v2 adds `portfolio`: the account's margin mode where the exchange margins the whole portfolio (bybit UTA). */
+export const MarginMode = z.enum(['cross', 'isolated', 'portfolio']);
+export type MarginMode = z.infer<typeof MarginMode>;
+
+export const PositionSchema = z.object({ ...positionFields, marginMode: MarginMode.nullable() });
 export type Position = z.infer<typeof PositionSchema>;
 
-/** What one fetch of an account returned. Balances sorted by asset, positions by symbol then side. */
-export const SnapshotSchema = z.object({
+const snapshotFields = {
   exchange: z.string().min(1),
   account: z.string().min(1),
   /** Currency the prices are quoted in. */
   quote: z.string().min(1),
-  balances: z.array(BalanceSchema),
-  positions: z.array(PositionSchema),
   /** Asset -> last price in `quote`, for held assets that have a market against it. */
   prices: z.record(z.string(), Decimal),
   /** When the fetch completed, by our clock. */
   fetchedAt: Iso,
   /** The exchange's own timestamp of the data, where it reports one. */
   exchangeTime: Iso.nullable(),
+};
+
+const SnapshotV1 = z.object({ ...snapshotFields, balances: z.array(BalanceV1), positions: z.array(PositionV1) });
+
+/**
+ * What one fetch of an account returned: every wallet it read (`wallets`, sorted; a wallet read
+ * empty is listed with no balances), balances sorted by wallet then asset, positions by symbol
+ * then side.
+ */
+export const SnapshotSchema = z.object({
+  ...snapshotFields,
+  wallets: z.array(Wallet),
+  balances: z.array(BalanceSchema),
+  positions: z.array(PositionSchema),
 });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
+
+/**
+ * The one wallet a v1 snapshot read: 0.1 and 0.2 read bybit's unified account, binance's spot
+ * wallet, and ccxt's default fetchBalance() elsewhere. Migration 006 labels the existing balances
+ * rows by the same rule.
+ */
+export function v1Wallet(exchange: string): Wallet {
+  return exchange === 'bybit' ? 'unified' : exchange === 'binance' ? 'spot' : 'default';
+}
+
+function upcastSnapshotV1(s: z.infer<typeof SnapshotV1>): Snapshot {
+  const wallet = v1Wallet(s.exchange);
+  return {
+    exchange: s.exchange,
+    account: s.account,
+    quote: s.quote,
+    wallets: [wallet],
+    balances: s.balances.map((b) => ({ wallet, asset: b.asset, free: b.free, used: b.used, total: b.total })),
+    positions: s.positions,
+    prices: s.prices,
+    fetchedAt: s.fetchedAt,
+    exchangeTime: s.exchangeTime,
+  };
+}
 
 export const SyncTrigger = z.enum(['schedule', 'command', 'cli', 'api']);
 export type SyncTrigger = z.infer<typeof SyncTrigger>;
@@ -57,15 +117,16 @@ export type ErrorClass = z.infer<typeof ErrorClass>;
 
 const syncId = z.uuid();
 
-const SnapshotRecordedV1 = z.object({
-  syncId,
-  contentHash: z.string().regex(/^[0-9a-f]{64}$/),
-  snapshot: SnapshotSchema,
-});
+const contentHash = z.string().regex(/^[0-9a-f]{64}$/);
+
+const SnapshotRecordedV1 = z.object({ syncId, contentHash, snapshot: SnapshotV1 });
+
+/** v2: balances per wallet, and the wallets read (see Wallet). */
+const SnapshotRecordedV2 = z.object({ syncId, contentHash, snapshot: SnapshotSchema });
 
 const SnapshotUnchangedV1 = z.object({
   syncId,
-  contentHash: z.string().regex(/^[0-9a-f]{64}$/),
+  contentHash,
   fetchedAt: Iso,
   exchangeTime: Iso.nullable(),
 });
@@ -109,7 +170,13 @@ export function defineEvent<const V extends Record<number, z.ZodType>, const C e
 }
 
 export const catalog = {
-  snapshot_recorded: defineEvent({ versions: { 1: SnapshotRecordedV1 }, current: 1, upcast: {} }),
+  snapshot_recorded: defineEvent({
+    versions: { 1: SnapshotRecordedV1, 2: SnapshotRecordedV2 },
+    current: 2,
+    // The hash stays the v1 one: it identifies what was fetched then, and the next sync's v2
+    // content hashes differently anyway, so it is recorded in full once.
+    upcast: { 1: (d) => ({ syncId: d.syncId, contentHash: d.contentHash, snapshot: upcastSnapshotV1(d.snapshot) }) },
+  }),
   snapshot_unchanged: defineEvent({ versions: { 1: SnapshotUnchangedV1 }, current: 1, upcast: {} }),
   sync_completed: defineEvent({ versions: { 1: SyncCompletedV1 }, current: 1, upcast: {} }),
   sync_failed: defineEvent({ versions: { 1: SyncFailedV1 }, current: 1, upcast: {} }),
@@ -127,7 +194,7 @@ export type Catalog = Record<string, EventDefinition>;
 export type EventType = keyof typeof catalog;
 type Definition<T extends EventType> = (typeof catalog)[T];
 export type EventVersion<T extends EventType> = keyof Definition<T>['versions'] & number;
-export type CurrentVersion<T extends EventType> = Definition<T>['current'];
+export type CurrentVersion<T extends EventType> = Definition<T>['current'] & EventVersion<T>;
 /** The data of an event type at a version; the current version (what appends write) by default. */
 export type EventData<T extends EventType, V extends EventVersion<T> = CurrentVersion<T>> = z.infer<Definition<T>['versions'][V]>;
 

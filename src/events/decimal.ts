@@ -33,3 +33,35 @@ export function toDecimal(input: string): Decimal {
   const body = frac ? `${int}.${frac}` : int;
   return sign === '-' && body !== '0' ? `-${body}` : body;
 }
+
+// Exact arithmetic on canonical decimals, through integers of 10^-scale units.
+
+/** The decimal as an integer count of 10^-scale units: "-1.25" -> { units: -125n, scale: 2 }. */
+function scaled(decimal: string): { units: bigint; scale: number } {
+  const canonical = toDecimal(decimal);
+  const negative = canonical.startsWith('-');
+  const [int = '0', frac = ''] = (negative ? canonical.slice(1) : canonical).split('.');
+  const units = BigInt(int + frac);
+  return { units: negative ? -units : units, scale: frac.length };
+}
+
+/** a x b as a canonical decimal string, with every digit of the product kept. */
+export function multiplyDecimals(a: string, b: string): string {
+  const x = scaled(a);
+  const y = scaled(b);
+  return fromScaled(x.units * y.units, x.scale + y.scale);
+}
+
+function fromScaled(units: bigint, scale: number): string {
+  const digits = (units < 0n ? -units : units).toString().padStart(scale + 1, '0');
+  const body = scale > 0 ? `${digits.slice(0, -scale)}.${digits.slice(-scale)}` : digits;
+  return toDecimal(units < 0n ? `-${body}` : body);
+}
+
+/** a + b as a canonical decimal string, exact. */
+export function addDecimals(a: string, b: string): string {
+  const x = scaled(a);
+  const y = scaled(b);
+  const scale = Math.max(x.scale, y.scale);
+  return fromScaled(x.units * 10n ** BigInt(scale - x.scale) + y.units * 10n ** BigInt(scale - y.scale), scale);
+}

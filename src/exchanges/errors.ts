@@ -38,6 +38,26 @@ export class MalformedReplyError extends Error {
   override name = 'MalformedReplyError';
 }
 
+/** A wallet (or its positions) the key may not read. Names the wallet and how to switch it off. */
+export class WalletRefusedError extends Error {
+  override name = 'WalletRefusedError';
+  constructor(
+    readonly wallet: string,
+    what: string,
+    cause: unknown,
+  ) {
+    const why = cause instanceof Error ? `${cause.constructor.name}: ${cause.message}` : String(cause);
+    super(
+      `wallet "${wallet}" (${what}): the API key may not read it (${why}). Give the key read access to it, or switch the wallet off for this account: "wallets": {"${wallet}": false} in the accounts file, or <EXCHANGE>_WALLETS_OFF=${wallet}`,
+    );
+  }
+}
+
+/** An account of a kind the exchange's plan cannot read whole yet (binance portfolio margin). */
+export class UncoveredAccountError extends Error {
+  override name = 'UncoveredAccountError';
+}
+
 export interface Classification {
   errorClass: ErrorClass;
   retryable: boolean;
@@ -54,6 +74,10 @@ const is = (err: unknown, name: string): boolean => {
 // and retrying it only digs the ban deeper, so we call it what the user must fix: auth.
 const BINANCE_KEY_REJECTED = /"code"\s*:\s*-2015\b/;
 
+// okx answers 50120 ("API key doesn't have permission to use this function") for an endpoint the
+// key's permissions do not cover; ccxt has no entry for the code and raises a plain ExchangeError.
+const OKX_NO_PERMISSION = /"code"\s*:\s*"50120"/;
+
 /**
  * Order matters: ccxt's tree nests PermissionDenied under AuthenticationError and
  * RateLimitExceeded/RequestTimeout/InvalidNonce/ExchangeNotAvailable under NetworkError.
@@ -62,7 +86,10 @@ const BINANCE_KEY_REJECTED = /"code"\s*:\s*-2015\b/;
 export function classify(err: unknown, exchangeId: string): Classification {
   if (err instanceof ExchangeError) return { errorClass: err.errorClass, retryable: err.retryable };
   const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof WalletRefusedError) return { errorClass: 'permission', retryable: false };
+  if (err instanceof UncoveredAccountError) return { errorClass: 'internal', retryable: false };
   if (is(err, 'PermissionDenied') || is(err, 'AccountSuspended')) return { errorClass: 'permission', retryable: false };
+  if (exchangeId === 'okx' && is(err, 'ExchangeError') && OKX_NO_PERMISSION.test(message)) return { errorClass: 'permission', retryable: false };
   if (is(err, 'AuthenticationError')) return { errorClass: 'auth', retryable: false };
   if (is(err, 'DDoSProtection') && exchangeId.startsWith('binance') && BINANCE_KEY_REJECTED.test(message)) {
     return { errorClass: 'auth', retryable: false };

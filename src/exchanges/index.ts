@@ -4,6 +4,7 @@ import type { Account } from '../config.js';
 import type { Snapshot } from '../events/catalog.js';
 import { accountStream, type AccountId } from '../events/streams.js';
 import { silentLogger, type Logger } from '../log.js';
+import { AccountFacts } from './account-facts.js';
 import { loadExchange } from './ccxt-modules.js';
 import { ExchangeError, toExchangeError } from './errors.js';
 import { fetchOnce } from './fetch.js';
@@ -74,6 +75,8 @@ export interface ExchangeAccess {
 
 interface Slot {
   account: Account;
+  /** What its snapshots learned about it (account type, wallets it has). */
+  facts: AccountFacts;
 }
 
 export function createExchangeAccess(accountList: Account[], options: ExchangeAccessOptions = {}): ExchangeAccess {
@@ -96,7 +99,7 @@ export function createExchangeAccess(accountList: Account[], options: ExchangeAc
   for (const account of accountList) {
     const id = accountStream(account);
     if (slots.has(id)) throw new Error(`account ${id} is listed twice`);
-    slots.set(id, { account });
+    slots.set(id, { account, facts: new AccountFacts() });
   }
 
   function limiter(key: string): Limiter {
@@ -162,7 +165,7 @@ export function createExchangeAccess(accountList: Account[], options: ExchangeAc
           await dispatchers.adopt(inst, endpoint);
           if (resyncNow) await resync(inst, pool, account);
           await markets.attach(inst, account, account.options.fetchMarkets);
-          return await fetchOnce(inst, account, o.quote);
+          return await fetchOnce(inst, account, o.quote, slot.facts);
         } finally {
           requests += inst.requestCount - before;
           pool.release(inst);

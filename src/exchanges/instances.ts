@@ -24,8 +24,9 @@ export function tunedOptions(exchangeId: string): Dict {
   switch (exchangeId) {
     case 'bybit':
       return {
-        // instruments-info for spot and linear only: 3 requests instead of ~10 (inverse, options per coin).
-        fetchMarkets: { types: ['spot', 'linear'] },
+        // instruments-info for spot, linear and inverse: options (one request per coin) are not
+        // synced, so not loaded.
+        fetchMarkets: { types: ['spot', 'linear', 'inverse'] },
         // Unknown flags make every balance call probe user/query-api and account/info first,
         // and query-api needs key permissions a read-only key lacks. Classic (non-UTA)
         // accounts set enableUnifiedAccount=false in their account options.
@@ -34,7 +35,8 @@ export function tunedOptions(exchangeId: string): Dict {
       };
     case 'binance':
       return {
-        fetchMarkets: { types: ['spot', 'linear'] },
+        // Spot, USD-M and COIN-M; options (eapi) are not synced.
+        fetchMarkets: { types: ['spot', 'linear', 'inverse'] },
         // Margin pair lists (two signed sapi calls) and the currency list only annotate markets.
         fetchMargins: false,
         fetchCurrencies: false,
@@ -43,6 +45,10 @@ export function tunedOptions(exchangeId: string): Dict {
         // margin, which a snapshot does not carry.
         leverageBrackets: {},
       };
+    case 'okx':
+      // Every instType but options: okx lists options per underlying, thousands of rows that a
+      // snapshot only needs for accounts holding options (set fetchMarkets in their options).
+      return { fetchMarkets: { types: ['spot', 'swap', 'future'] } };
     default:
       return {};
   }

@@ -1,7 +1,7 @@
 // ccxt's unified balance/position/ticker structures -> our Snapshot. Everything here is pure:
 // the fetching lives in fetch.ts, so this mapping can be read (and trusted) on its own.
-import { SnapshotSchema, type Balance, type Position, type Snapshot } from '../events/catalog.js';
-import { toDecimal } from '../events/decimal.js';
+import { SnapshotSchema, type Balance, type Position, type Snapshot, type Wallet } from '../events/catalog.js';
+import { multiplyDecimals, toDecimal } from '../events/decimal.js';
 import { MalformedReplyError } from './errors.js';
 
 /** Stablecoins and fiat are not priced through a market when they are the quote itself. */
@@ -25,7 +25,7 @@ function isZero(d: string | null): boolean {
   return d === null || d === '0';
 }
 
-export function mapBalances(balance: unknown): Balance[] {
+export function mapBalances(balance: unknown, wallet: Wallet): Balance[] {
   if (balance === null || typeof balance !== 'object') throw new MalformedReplyError('balance reply is not an object');
   const out: Balance[] = [];
   for (const [asset, entry] of Object.entries(balance as Record<string, unknown>)) {
@@ -41,12 +41,35 @@ export function mapBalances(balance: unknown): Balance[] {
       throw new MalformedReplyError(`balance ${asset}: free/used without a total`);
     }
     if (total === '0') continue;
-    out.push({ asset, free, used, total });
+    out.push({ wallet, asset, free, used, total });
   }
   return out.sort((a, b) => cmp(a.asset, b.asset));
 }
 
-export function mapPositions(positions: unknown): Position[] {
+type Dict = Record<string, unknown>;
+interface MarketFacts {
+  linear?: boolean;
+  inverse?: boolean;
+  contractSize?: unknown;
+}
+
+/**
+ * A position's notional means one thing on every exchange: its value in the market's quote
+ * currency at the mark price. Linear: contracts x contract size x mark. Inverse (the contract is a
+ * fixed amount of the quote, e.g. 100 USD): contracts x contract size, whatever the mark.
+ * Exchanges report other figures under that name (bybit: size x entry price; okx: a USD value;
+ * ccxt for bybit inverse: a coin amount), so it is recomputed, exactly, from the same reply.
+ * Other market kinds (options) keep what ccxt reports.
+ */
+export function notionalOf(p: Dict, market: MarketFacts | undefined, contracts: string): string | null {
+  const size = decimalOrNull(p.contractSize ?? market?.contractSize, `position ${String(p.symbol)}.contractSize`) ?? '1';
+  if (market?.inverse === true) return multiplyDecimals(contracts, size);
+  const mark = decimalOrNull(p.markPrice, `position ${String(p.symbol)}.markPrice`);
+  if (market?.linear === true) return mark === null ? null : multiplyDecimals(multiplyDecimals(contracts, size), mark);
+  return decimalOrNull(p.notional, `position ${String(p.symbol)}.notional`);
+}
+
+export function mapPositions(positions: unknown, markets?: Record<string, unknown>): Position[] {
   if (!Array.isArray(positions)) throw new MalformedReplyError('positions reply is not a list');
   const out: Position[] = [];
   for (const raw of positions as Array<Record<string, unknown>>) {
@@ -56,23 +79,29 @@ export function mapPositions(positions: unknown): Position[] {
     if (contracts === null || contracts === '0') continue;
     if (!symbol) throw new MalformedReplyError('open position without a symbol');
     if (raw.side !== 'long' && raw.side !== 'short') throw new MalformedReplyError(`position ${symbol}: side is ${String(raw.side)}`);
-    const marginMode = raw.marginMode === 'cross' || raw.marginMode === 'isolated' ? raw.marginMode : null;
+    const marginMode = raw.marginMode === 'cross' || raw.marginMode === 'isolated' || raw.marginMode === 'portfolio' ? raw.marginMode : null;
+    // ccxt reports size as a magnitude and the direction in `side`.
+    const size = contracts.startsWith('-') ? contracts.slice(1) : contracts;
     out.push({
       symbol,
       side: raw.side,
-      // ccxt reports size as a magnitude and the direction in `side`.
-      contracts: contracts.startsWith('-') ? contracts.slice(1) : contracts,
+      contracts: size,
       contractSize: decimalOrNull(raw.contractSize, `position ${symbol}.contractSize`),
       entryPrice: decimalOrNull(raw.entryPrice, `position ${symbol}.entryPrice`),
       markPrice: decimalOrNull(raw.markPrice, `position ${symbol}.markPrice`),
       liquidationPrice: decimalOrNull(raw.liquidationPrice, `position ${symbol}.liquidationPrice`),
-      notional: decimalOrNull(raw.notional, `position ${symbol}.notional`),
+      notional: notionalOf(raw, markets?.[symbol] as MarketFacts | undefined, size),
       unrealizedPnl: decimalOrNull(raw.unrealizedPnl, `position ${symbol}.unrealizedPnl`),
       leverage: decimalOrNull(raw.leverage, `position ${symbol}.leverage`),
       marginMode,
     });
   }
   return out.sort((a, b) => cmp(a.symbol, b.symbol) || cmp(a.side, b.side));
+}
+
+/** Balances of every wallet read, in the snapshot's order (wallet, then asset). */
+export function sortBalances(balances: Balance[]): Balance[] {
+  return balances.sort((a, b) => cmp(a.wallet, b.wallet) || cmp(a.asset, b.asset));
 }
 
 /**

@@ -1,10 +1,11 @@
-// Projection `balances`: what each account holds, per asset, as of its newest snapshot; value =
-// total x price, exact, where the snapshot has a price for the asset.
+// Projection `balances`: what each account holds, per wallet and asset, as of its newest
+// snapshot; value = total x price, exact, where the snapshot has a price for the asset.
 import type { Balance } from '../events/catalog.js';
 import type { AccountId } from '../events/streams.js';
 import { replaceAccountRows, SNAPSHOT_EVENTS, SNAPSHOT_REPLAY, type RecordedSnapshot } from './account-snapshots.js';
 import { defineProjection } from './projection.js';
 import { byKeys, insertRows, readRows, type ColumnSpec } from './sql-rows.js';
+import { addDecimals } from '../events/decimal.js';
 import { holdingValue } from './value.js';
 
 export type BalanceRow = AccountId &
@@ -23,6 +24,7 @@ export type BalanceRow = AccountId &
 const COLUMNS: ColumnSpec<BalanceRow> = [
   ['exchange', 'text', 'exchange'],
   ['account', 'text', 'account'],
+  ['wallet', 'text', 'wallet'],
   ['asset', 'text', 'asset'],
   ['free', 'numeric', 'free'],
   ['used', 'numeric', 'used'],
@@ -41,6 +43,7 @@ export function balanceRows(r: RecordedSnapshot): BalanceRow[] {
     return {
       exchange: r.exchange,
       account: r.account,
+      wallet: b.wallet,
       asset: b.asset,
       free: b.free,
       used: b.used,
@@ -58,6 +61,7 @@ const order = byKeys<BalanceRow>(
   (r) => r.exchange,
   (r) => r.account,
   (r) => r.asset,
+  (r) => r.wallet,
 );
 
 export const balances = defineProjection({
@@ -68,3 +72,45 @@ export const balances = defineProjection({
   apply: (tx, events, t) => replaceAccountRows(tx, t.balances, events, (recorded) => insertRows(tx, t.balances, COLUMNS, recorded.flatMap(balanceRows))),
   read: (db, t, filter) => readRows(db, t.balances, COLUMNS, filter, order),
 });
+
+/** One asset of one account over all its wallets (`balances --by-asset`). */
+export type AssetTotalRow = Omit<BalanceRow, 'wallet' | 'eventPosition'> & {
+  /** The wallets holding it, in order. */
+  wallets: BalanceRow['wallet'][];
+};
+
+/**
+ * Sums an account's wallets per asset, exactly. A part unknown in one wallet (free or used null)
+ * is unknown in the total; value is null when the price is (it is the same price in every wallet
+ * of one snapshot). `rows` in the projection's order: account, then asset, then wallet.
+ */
+export function totalsByAsset(rows: BalanceRow[]): AssetTotalRow[] {
+  const out: AssetTotalRow[] = [];
+  let last: AssetTotalRow | undefined;
+  const plus = (a: string | null, b: string | null) => (a === null || b === null ? null : addDecimals(a, b));
+  for (const r of rows) {
+    if (last && last.exchange === r.exchange && last.account === r.account && last.asset === r.asset) {
+      last.free = plus(last.free, r.free);
+      last.used = plus(last.used, r.used);
+      last.total = addDecimals(last.total, r.total);
+      last.value = plus(last.value, r.value);
+      last.wallets.push(r.wallet);
+      continue;
+    }
+    last = {
+      exchange: r.exchange,
+      account: r.account,
+      asset: r.asset,
+      wallets: [r.wallet],
+      free: r.free,
+      used: r.used,
+      total: r.total,
+      price: r.price,
+      quote: r.quote,
+      value: r.value,
+      asOf: r.asOf,
+    };
+    out.push(last);
+  }
+  return out;
+}

@@ -12,7 +12,7 @@ export { createProjector, catchUpProjections, Projector, type ProjectorOptions }
 export { rebuild, UnknownProjectionError, type RebuildProgress, type RebuildOptions, type RebuildResult } from './rebuild.js';
 export { projectionAt } from './as-of.js';
 export { liveTables, shadowTables } from './tables.js';
-export { balances, type BalanceRow } from './balances.js';
+export { balances, totalsByAsset, type AssetTotalRow, type BalanceRow } from './balances.js';
 export { positions, type PositionRow } from './positions.js';
 export { syncRuns, lastSyncs, type SyncRunRow } from './sync-runs.js';
 
