@@ -469,9 +469,9 @@ describe('pooled instances', () => {
         await access.fetchSnapshot(alice); // markets loaded, so every request below is a signed one
         emu.resetRequestCounts();
         // Signed requests per snapshot: bybit account/info, unified, FUND, position/list x 3;
-        // binance (no futures) spot and funding, plus account/info once per account.
-        const signed = exchange === 'bybit' ? 6 : 2;
-        const firstTime = exchange === 'bybit' ? 0 : 1;
+        // binance (no futures) account/info, spot and funding.
+        const signed = exchange === 'bybit' ? 6 : 3;
+        const firstTime = 0;
         let bobFirst = true;
         const calls = Array.from({ length: rounds }, () => accounts).flat();
         const results = await Promise.allSettled(calls.map((a) => access.fetchSnapshot(a)));

@@ -133,6 +133,7 @@ const S2 = snapshot('bybit:main', {
     { asset: 'BTC', free: '0.123456789012345678', used: '0', total: '0.123456789012345678' },
     { asset: 'DOGE', free: '12345.678901234567890123', used: null, total: '12345.678901234567890123' },
     { asset: 'USDT', free: '1000.000000000000000001', used: null, total: '1000.000000000000000001' },
+    { wallet: 'funding', asset: 'USDT', free: '5.5', used: '0', total: '5.5' },
   ],
   prices: { BTC: '65432.123456789', USDT: '1' },
   positions: [
@@ -195,6 +196,7 @@ function bybitMainS2(): BalanceView[] {
     { ...row, wallet: 'funding', asset: 'BTC', free: '0.5', used: '0', total: '0.5', price: '65432.123456789', value: '32716.0617283945' },
     { ...row, wallet: 'unified', asset: 'BTC', free: '0.123456789012345678', used: '0', total: '0.123456789012345678', price: '65432.123456789', value: '8078.039860234554117574763907942' },
     { ...row, wallet: 'unified', asset: 'DOGE', free: '12345.678901234567890123', used: null, total: '12345.678901234567890123', price: null, value: null },
+    { ...row, wallet: 'funding', asset: 'USDT', free: '5.5', used: '0', total: '5.5', price: '1', value: '5.5' },
     { ...row, wallet: 'unified', asset: 'USDT', free: '1000.000000000000000001', used: null, total: '1000.000000000000000001', price: '1', value: '1000.000000000000000001' },
   ];
 }
@@ -228,6 +230,7 @@ describe('current state (projection tables)', () => {
         ['bybit', 'main', 'BTC', '32716.0617283945', F2],
         ['bybit', 'main', 'BTC', '8078.039860234554117574763907942', F2],
         ['bybit', 'main', 'DOGE', null, F2],
+        ['bybit', 'main', 'USDT', '5.5', F2],
         ['bybit', 'main', 'USDT', '1000.000000000000000001', F2],
       ],
     );
@@ -369,7 +372,8 @@ describe('the commands', () => {
       asOf: F2,
     });
     // An unknown part in one wallet is unknown in the sum, never taken as 0.
-    assert.equal(printed.find((r: { asset: string }) => r.asset === 'DOGE').used, null);
+    const usdt = printed.find((r: { asset: string }) => r.asset === 'USDT');
+    assert.deepEqual([usdt.wallets, usdt.free, usdt.used, usdt.total, usdt.value], [['funding', 'unified'], '1005.500000000000000001', null, '1005.500000000000000001', '1005.500000000000000001']);
     assert.deepEqual(
       printed.map((r: { asset: string }) => r.asset),
       ['BTC', 'DOGE', 'USDT'],
@@ -409,7 +413,7 @@ describe('the commands', () => {
     ]);
     const lines = ok(balances).trimEnd().split('\n');
     assert.match(lines[0]!, /^EXCHANGE\s+ACCOUNT\s+ASSET\s+WALLET\s+FREE\s+USED\s+TOTAL\s+PRICE\s+VALUE\s+QUOTE\s+AS_OF$/);
-    assert.equal(lines.length, 5);
+    assert.equal(lines.length, 6);
     assert.match(lines[2]!, /^bybit\s+main\s+BTC\s+unified\s+0\.123456789012345678\s.*65432\.123456789\s+8078\.039860234554117574763907942\s+USDT\s+2025-01-01T01:00:00\.000Z$/);
     assert.match(lines[3]!, /DOGE .* - +- +USDT/);
     // The decimal points of a column line up.

@@ -182,6 +182,24 @@ describe('bybit', () => {
     assert.equal(emu.requestCount({ exchange: 'bybit', path: '/v5/account/wallet-balance', apiKey: a.apiKey }), 4);
   });
 
+  test('a classic account upgraded to unified within the day: the refused wallet call makes it ask the type again', async () => {
+    const input: Input = { exchange: 'bybit', bybitAccountMode: 'classic', balances: { BTC: { free: '1', used: '0' } } };
+    const a = account(input);
+    const access = createExchangeAccess([a], { retryBaseMs: 5, retryMaxMs: 10, maxAttempts: 2 });
+    try {
+      assert.deepEqual((await access.fetchSnapshot(a)).snapshot.wallets, ['contract', 'funding', 'spot']);
+      emu.setAccount({ ...input, apiKey: a.apiKey!, secret: a.secret!, bybitAccountMode: 'uta2', balances: { BTC: { free: '1', used: '0' } } } as EmulatorAccountInput);
+      const after = await access.fetchSnapshot(a);
+      assert.deepEqual(after.snapshot.wallets, ['funding', 'unified']);
+      assert.deepEqual(
+        after.snapshot.balances.map((b) => [b.wallet, b.asset, b.total]),
+        [['unified', 'BTC', '1']],
+      );
+    } finally {
+      await access.close();
+    }
+  });
+
   test('UTA 1.0: unified, contract and funding wallets', async () => {
     const a = account({
       exchange: 'bybit',
@@ -215,6 +233,8 @@ describe('bybit', () => {
     assert.match(err.message, /wallet "funding"/);
     assert.match(err.message, /"wallets": \{"funding": false\}/);
     assert.doesNotMatch(err.message, new RegExp(a.secret!));
+
+    assert.equal(emu.requestCount({ exchange: 'bybit', path: '/v5/asset/transfer/query-account-coins-balance', apiKey: a.apiKey }), 1, 'not retried');
 
     const off = { ...a, wallets: { funding: false } };
     emu.resetRequestCounts();
@@ -272,19 +292,38 @@ describe('binance', () => {
     assert.equal(emu.requestCount({ exchange: 'binance', path: '/sapi/v1/account/info', apiKey: a.apiKey }), 1);
   });
 
-  test('an account without futures: spot and funding only, and no futures request at all', async () => {
-    const a = account({ exchange: 'binance', balances: { BTC: { free: '1', used: '0' } }, fundingBalances: { USDT: { free: '5', used: '0' } } });
+  test('an account without futures: spot and funding only, no futures request; futures opened later are seen at the next snapshot', async () => {
+    const input: Input = { exchange: 'binance', balances: { USDT: { free: '1000', used: '0' } }, fundingBalances: { USDT: { free: '5', used: '0' } } };
+    const a = account(input);
     emu.resetRequestCounts();
-    const [first, second] = await snapshots(a, 2);
-    assert.deepEqual(first!.snapshot.wallets, ['funding', 'spot']);
-    assert.deepEqual(first!.snapshot.positions, []);
-    assert.equal(first!.requests, 4);
-    assert.equal(second!.requests, 3);
-    for (const prefix of ['/fapi/', '/dapi/']) {
-      for (const path of ['v1/account', 'v2/account', 'v3/account', 'v1/positionRisk', 'v2/positionRisk', 'v3/positionRisk']) {
-        assert.equal(emu.requestCount({ exchange: 'binance', path: `${prefix}${path}`, apiKey: a.apiKey }), 0, `${prefix}${path}`);
-      }
+    const access = createExchangeAccess([a], { retryBaseMs: 5, retryMaxMs: 10, maxAttempts: 2 });
+    try {
+      const first = await access.fetchSnapshot(a);
+      const second = await access.fetchSnapshot(a);
+      assert.deepEqual(first.snapshot.wallets, ['funding', 'spot']);
+      assert.deepEqual(first.snapshot.positions, []);
+      // account/info (asked again while the account has no futures), spot, funding; USDT alone needs no ticker.
+      assert.equal(first.requests, 3);
+      assert.equal(second.requests, 3);
+      // The account opens futures and moves 900 USDT there: the next snapshot has the USD-M
+      // wallet, rather than a spot wallet 900 smaller.
+      emu.setAccount({ ...input, apiKey: a.apiKey!, secret: a.secret!, balances: { USDT: { free: '100', used: '0' } }, futuresBalances: { USDT: { free: '900', used: '0' } } } as EmulatorAccountInput);
+      const third = await access.fetchSnapshot(a);
+      assert.deepEqual(third.snapshot.wallets, ['delivery', 'funding', 'futures', 'spot']);
+      assert.deepEqual(
+        third.snapshot.balances.filter((b) => b.asset === 'USDT').map((b) => [b.wallet, b.total]),
+        [
+          ['funding', '5'],
+          ['futures', '900'],
+          ['spot', '100'],
+        ],
+      );
+    } finally {
+      await access.close();
     }
+    // Only the third snapshot read the futures wallets: one request each.
+    assert.equal(emu.requestCount({ exchange: 'binance', path: '/fapi/v3/account', apiKey: a.apiKey }), 1);
+    assert.equal(emu.requestCount({ exchange: 'binance', path: '/dapi/v1/account', apiKey: a.apiKey }), 1);
   });
 
   test('a key without futures permission fails as permission naming the USD-M wallet', async () => {
@@ -345,6 +384,15 @@ describe('okx', () => {
     const err = await refusal(a);
     assert.equal(err.errorClass, 'permission');
     assert.match(err.message, /wallet "funding"/);
+    assert.match(err.message, /OKX_WALLETS_OFF=funding/);
+  });
+
+  test('a refusal of the first call is about the key, not a wallet: switching a wallet off would not help', async () => {
+    const a = account({ exchange: 'okx', balances: { USDT: { free: '1', used: '0' } }, denied: ['trading'] });
+    const err = await refusal(a);
+    assert.equal(err.errorClass, 'permission');
+    assert.doesNotMatch(err.message, /wallet "trading"|WALLETS_OFF/);
+    assert.match(err.message, /50120/);
   });
 });
 

@@ -48,7 +48,7 @@ export interface HoldingsSpec<R> {
   projection: Projection<R>;
   columns: Column<R>[];
   /** A second view of the same rows behind a flag (balances --by-asset). */
-  alternative?: { flag: string; usage: string; help: string; columns: Column<unknown>[]; rows(rows: R[]): unknown[] };
+  alternative?: { flag: string; usage: string; columns: Column<unknown>[]; rows(rows: R[]): unknown[] };
 }
 
 const HOLDINGS_OPTIONS: Options = {
@@ -162,6 +162,23 @@ Database: DATABASE_URL, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME. See docs
   };
 }
 
+/** The balance columns, per wallet or summed over them: the same but for the wallet column. */
+function balanceColumns<R extends Omit<AssetTotalRow, 'wallets'>>(wallet: Column<R>): Column<R>[] {
+  return [
+    { header: 'EXCHANGE', cell: (r) => r.exchange },
+    { header: 'ACCOUNT', cell: (r) => r.account },
+    { header: 'ASSET', cell: (r) => r.asset },
+    wallet,
+    { header: 'FREE', cell: (r) => r.free, decimal: true },
+    { header: 'USED', cell: (r) => r.used, decimal: true },
+    { header: 'TOTAL', cell: (r) => r.total, decimal: true },
+    { header: 'PRICE', cell: (r) => r.price, decimal: true },
+    { header: 'VALUE', cell: (r) => r.value, decimal: true },
+    { header: 'QUOTE', cell: (r) => r.quote },
+    { header: 'AS_OF', cell: (r) => r.asOf },
+  ];
+}
+
 export const balances = holdingsCommand<BalanceRow>({
   name: 'balances',
   noun: 'balances',
@@ -173,33 +190,8 @@ last observed (the newest fetch of that account). --by-asset sums each asset ove
   alternative: {
     flag: 'by-asset',
     usage: 'by-asset           one line per asset per account: the sum over its wallets (WALLETS lists them)',
-    help: '',
     rows: (rows) => totalsByAsset(rows),
-    columns: [
-      { header: 'EXCHANGE', cell: (r) => r.exchange },
-      { header: 'ACCOUNT', cell: (r) => r.account },
-      { header: 'ASSET', cell: (r) => r.asset },
-      { header: 'WALLETS', cell: (r) => r.wallets.join(',') },
-      { header: 'FREE', cell: (r) => r.free, decimal: true },
-      { header: 'USED', cell: (r) => r.used, decimal: true },
-      { header: 'TOTAL', cell: (r) => r.total, decimal: true },
-      { header: 'PRICE', cell: (r) => r.price, decimal: true },
-      { header: 'VALUE', cell: (r) => r.value, decimal: true },
-      { header: 'QUOTE', cell: (r) => r.quote },
-      { header: 'AS_OF', cell: (r) => r.asOf },
-    ] satisfies Column<AssetTotalRow>[] as Column<unknown>[],
+    columns: balanceColumns<AssetTotalRow>({ header: 'WALLETS', cell: (r) => r.wallets.join(',') }) as Column<unknown>[],
   },
-  columns: [
-    { header: 'EXCHANGE', cell: (r) => r.exchange },
-    { header: 'ACCOUNT', cell: (r) => r.account },
-    { header: 'ASSET', cell: (r) => r.asset },
-    { header: 'WALLET', cell: (r) => r.wallet },
-    { header: 'FREE', cell: (r) => r.free, decimal: true },
-    { header: 'USED', cell: (r) => r.used, decimal: true },
-    { header: 'TOTAL', cell: (r) => r.total, decimal: true },
-    { header: 'PRICE', cell: (r) => r.price, decimal: true },
-    { header: 'VALUE', cell: (r) => r.value, decimal: true },
-    { header: 'QUOTE', cell: (r) => r.quote },
-    { header: 'AS_OF', cell: (r) => r.asOf },
-  ],
+  columns: balanceColumns<BalanceRow>({ header: 'WALLET', cell: (r) => r.wallet }),
 });

@@ -32,7 +32,7 @@ const SYNC_LOCK_SPACE = 1163088217;
 /** Content that makes two snapshots "the same": holdings and prices, not the fetch times. */
 export function contentHash(s: Snapshot): string {
   const prices = Object.fromEntries(Object.entries(s.prices).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  const content = JSON.stringify([s.quote, s.balances, s.positions, prices]);
+  const content = JSON.stringify([s.quote, s.wallets, s.balances, s.positions, prices]);
   return createHash('sha256').update(content).digest('hex');
 }
 

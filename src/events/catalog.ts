@@ -77,18 +77,32 @@ const SnapshotV1 = z.object({ ...snapshotFields, balances: z.array(BalanceV1), p
  * empty is listed with no balances), balances sorted by wallet then asset, positions by symbol
  * then side.
  */
-export const SnapshotSchema = z.object({
-  ...snapshotFields,
-  wallets: z.array(Wallet),
-  balances: z.array(BalanceSchema),
-  positions: z.array(PositionSchema),
-});
+export const SnapshotSchema = z
+  .object({
+    ...snapshotFields,
+    wallets: z.array(Wallet),
+    balances: z.array(BalanceSchema),
+    positions: z.array(PositionSchema),
+  })
+  // The projections key rows by these: a repeated one would be a stored event no projection can apply.
+  .superRefine((s, ctx) => {
+    const repeated = (keys: string[], what: string) => {
+      const seen = new Set<string>();
+      for (const k of keys) {
+        if (seen.has(k)) ctx.addIssue({ code: 'custom', message: `${what} ${k} appears twice` });
+        seen.add(k);
+      }
+    };
+    repeated(s.balances.map((b) => `${b.wallet}/${b.asset}`), 'balance');
+    repeated(s.positions.map((p) => `${p.symbol} ${p.side}`), 'position');
+  });
 export type Snapshot = z.infer<typeof SnapshotSchema>;
 
 /**
  * The one wallet a v1 snapshot read: 0.1 and 0.2 read bybit's unified account, binance's spot
  * wallet, and ccxt's default fetchBalance() elsewhere. Migration 006 labels the existing balances
- * rows by the same rule.
+ * rows by the same rule. One exception the data cannot tell: a bybit classic account configured
+ * with enableUnifiedAccount=false read its CONTRACT account then, and stays labelled `unified`.
  */
 export function v1Wallet(exchange: string): Wallet {
   return exchange === 'bybit' ? 'unified' : exchange === 'binance' ? 'spot' : 'default';

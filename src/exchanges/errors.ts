@@ -45,10 +45,11 @@ export class WalletRefusedError extends Error {
     readonly wallet: string,
     what: string,
     cause: unknown,
+    exchangeId: string,
   ) {
     const why = cause instanceof Error ? `${cause.constructor.name}: ${cause.message}` : String(cause);
     super(
-      `wallet "${wallet}" (${what}): the API key may not read it (${why}). Give the key read access to it, or switch the wallet off for this account: "wallets": {"${wallet}": false} in the accounts file, or <EXCHANGE>_WALLETS_OFF=${wallet}`,
+      `wallet "${wallet}" (${what}): the API key may not read it (${why}). Give the key read access to it, or switch the wallet off for this account: "wallets": {"${wallet}": false} in the accounts file, or ${exchangeId.toUpperCase()}_WALLETS_OFF=${wallet}`,
     );
   }
 }

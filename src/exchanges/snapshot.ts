@@ -48,6 +48,8 @@ export function mapBalances(balance: unknown, wallet: Wallet): Balance[] {
 
 type Dict = Record<string, unknown>;
 interface MarketFacts {
+  option?: boolean;
+  spot?: boolean;
   linear?: boolean;
   inverse?: boolean;
   contractSize?: unknown;
@@ -59,9 +61,10 @@ interface MarketFacts {
  * fixed amount of the quote, e.g. 100 USD): contracts x contract size, whatever the mark.
  * Exchanges report other figures under that name (bybit: size x entry price; okx: a USD value;
  * ccxt for bybit inverse: a coin amount), so it is recomputed, exactly, from the same reply.
- * Other market kinds (options) keep what ccxt reports.
+ * Options (whose mark is a premium) and margin positions on spot markets keep what ccxt reports.
  */
 export function notionalOf(p: Dict, market: MarketFacts | undefined, contracts: string): string | null {
+  if (market?.option === true || market?.spot === true) return decimalOrNull(p.notional, `position ${String(p.symbol)}.notional`);
   const size = decimalOrNull(p.contractSize ?? market?.contractSize, `position ${String(p.symbol)}.contractSize`) ?? '1';
   if (market?.inverse === true) return multiplyDecimals(contracts, size);
   const mark = decimalOrNull(p.markPrice, `position ${String(p.symbol)}.markPrice`);

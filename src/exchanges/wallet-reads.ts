@@ -11,18 +11,29 @@ export class WalletReads {
   constructor(private readonly exchangeId: string) {}
 
   /**
-   * Runs one private call for `wallet`. Refusals become WalletRefusedError: a permission error at
-   * any point, and an authentication error once another call with the same key has worked
-   * (binance answers -2015 "invalid API-key, IP, or permissions" for a wallet the key may not read).
+   * Runs one private call for `wallet`. Once another call of this snapshot has worked with the
+   * same key, a refusal (permission, or authentication: binance answers -2015 "invalid API-key,
+   * IP, or permissions" for a wallet the key may not read) is about this wallet and becomes
+   * WalletRefusedError. Before that it is about the key itself (a revoked key, an IP not on the
+   * allow-list) and stays as it is: switching a wallet off would not help.
    */
   async read<T>(wallet: Wallet, what: string, call: () => Promise<T>): Promise<T> {
+    return this.call(() => call(), wallet, what);
+  }
+
+  /** A call that reads no wallet of its own (the account type): its refusals are the key's. */
+  async account<T>(call: () => Promise<T>): Promise<T> {
+    return this.call(call);
+  }
+
+  private async call<T>(call: () => Promise<T>, wallet?: Wallet, what?: string): Promise<T> {
     try {
       const result = await call();
       this.keyWorks = true;
       return result;
     } catch (err) {
       const { errorClass } = classify(err, this.exchangeId);
-      if (errorClass === 'permission' || (errorClass === 'auth' && this.keyWorks)) throw new WalletRefusedError(wallet, what, err);
+      if (wallet && this.keyWorks && (errorClass === 'permission' || errorClass === 'auth')) throw new WalletRefusedError(wallet, what ?? wallet, err, this.exchangeId);
       throw err;
     }
   }

@@ -1,9 +1,9 @@
-// binance: the spot and funding wallets, and where the account has futures (asked once a day from
-// /sapi/v1/account/info) the USD-M (fapi) and COIN-M (dapi) wallets and positions.
+// binance: the spot and funding wallets, and where the account has futures (/sapi/v1/account/info)
+// the USD-M (fapi) and COIN-M (dapi) wallets and positions.
 // Portfolio-margin accounts keep their funds in one unified wallet read through /papi, which this
 // plan does not read yet: it says so rather than record a partial account.
 import { UncoveredAccountError } from '../errors.js';
-import { dict, raw, wanted, type Dict, type Plan, type PlanContext, type WalletBalance } from './plan.js';
+import { dict, raw, readBalance, wanted, type Dict, type Plan, type PlanContext, type WalletBalance } from './plan.js';
 
 interface AccountKind {
   futures: boolean;
@@ -12,12 +12,18 @@ interface AccountKind {
 
 const FACT = 'binance.accountKind';
 
+/**
+ * Only "has futures" is remembered (for a day): its wallets are then read every snapshot, so a
+ * change shows as an error, never as a missing wallet. An account without futures asks again every
+ * snapshot (one request of weight 1 instead of four futures requests), so futures opened or a
+ * switch to portfolio margin is seen at once rather than recorded as a smaller account.
+ */
 async function accountKind(ctx: PlanContext): Promise<AccountKind> {
   const known = ctx.facts.get<AccountKind>(FACT);
   if (known) return known;
-  const info = dict(await ctx.reads.read('spot', 'account kind: /sapi/v1/account/info', () => raw(ctx.inst, 'sapiGetAccountInfo')), 'binance account/info');
+  const info = dict(await ctx.reads.account(() => raw(ctx.inst, 'sapiGetAccountInfo')), 'binance account/info');
   const kind = { futures: info.isFutureEnabled === true, portfolioMargin: info.isPortfolioMarginRetailEnabled === true };
-  ctx.facts.set(FACT, kind);
+  if (kind.futures && !kind.portfolioMargin) ctx.facts.set(FACT, kind);
   return kind;
 }
 
@@ -31,7 +37,7 @@ export const binance: Plan = {
     const wallets: WalletBalance[] = [];
     const positions: Dict[] = [];
     const balance = async (wallet: WalletBalance['wallet'], what: string, type: string) => {
-      if (wanted(account, wallet)) wallets.push({ wallet, balance: (await reads.read(wallet, what, () => inst.fetchBalance({ type }))) as unknown as Dict });
+      if (wanted(account, wallet)) wallets.push(await readBalance(ctx, wallet, what, { type }));
     };
     await balance('spot', 'spot wallet: /api/v3/account', 'spot');
     await balance('funding', 'funding wallet: /sapi/v1/asset/get-funding-asset', 'funding');

@@ -1,16 +1,13 @@
 // okx: the trading account (/api/v5/account/balance) and the funding account
 // (/api/v5/asset/balances); positions of every instType in one call (okx does not page them).
-import { wanted, type Dict, type Plan, type WalletBalance } from './plan.js';
+import { readBalance, wanted, type Dict, type Plan, type WalletBalance } from './plan.js';
 
 export const okx: Plan = {
-  async holdings({ inst, account, reads }) {
+  async holdings(ctx) {
+    const { inst, account, reads } = ctx;
     const wallets: WalletBalance[] = [];
-    if (wanted(account, 'trading')) {
-      wallets.push({ wallet: 'trading', balance: (await reads.read('trading', 'trading account: /api/v5/account/balance', () => inst.fetchBalance({ type: 'trading' }))) as unknown as Dict });
-    }
-    if (wanted(account, 'funding')) {
-      wallets.push({ wallet: 'funding', balance: (await reads.read('funding', 'funding account: /api/v5/asset/balances', () => inst.fetchBalance({ type: 'funding' }))) as unknown as Dict });
-    }
+    if (wanted(account, 'trading')) wallets.push(await readBalance(ctx, 'trading', 'trading account: /api/v5/account/balance', { type: 'trading' }));
+    if (wanted(account, 'funding')) wallets.push(await readBalance(ctx, 'funding', 'funding account: /api/v5/asset/balances', { type: 'funding' }));
     const positions = wanted(account, 'trading') ? ((await reads.read('trading', 'positions: /api/v5/account/positions', () => inst.fetchPositions())) as unknown as Dict[]) : [];
     return { wallets, positions };
   },

@@ -61,3 +61,9 @@ export function list(v: unknown, what: string): unknown[] {
   if (!Array.isArray(v)) throw new MalformedReplyError(`${what} is not a list`);
   return v;
 }
+
+/** One wallet through ccxt's unified fetchBalance (the params pick the wallet). */
+export async function readBalance(ctx: PlanContext, wallet: Wallet, what: string, params: Dict): Promise<WalletBalance> {
+  const balance = await ctx.reads.read(wallet, what, () => ctx.inst.fetchBalance(params));
+  return { wallet, balance: balance as unknown as Dict };
+}
