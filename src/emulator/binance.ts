@@ -5,6 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { add, cmp, decimalsOf, div, mul, neg, padded, round, sub, sum } from './decimal.js';
 import { clone, type Json, type MarketInfo, type MarketKind } from './fixtures.js';
+import { DAY_MS, exchangeStatus, fillCost, timeWindow, type Fill, type Transfer, type Window } from './history.js';
 import type { WalletName } from './schemas.js';
 import { binanceSignedParams, hmacHex, sameSignature } from './signatures.js';
 import { unrealizedIn, type Account, type Balance, type EmulatorState } from './state.js';
@@ -486,6 +487,236 @@ function noMarginPairs(): Reply {
   return json([]);
 }
 
+// --- history: trades, deposits, withdrawals ---------------------------------------------------------
+
+const HOUR_MS = 3_600_000;
+/** myTrades / userTrades: limit default 500, at most 1000 */
+const TRADES_DEFAULT_LIMIT = 500;
+const TRADES_MAX_LIMIT = 1000;
+/** capital deposit/withdraw history: limit default 1000, at most 1000; windows of at most 90 days */
+const CAPITAL_DEFAULT_LIMIT = 1000;
+const CAPITAL_MAX_LIMIT = 1000;
+
+function limitParam(q: URLSearchParams, fallback: number, max: number): number | Reply {
+  const raw = q.get('limit');
+  if (raw === null || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) return error(400, -1100, "Illegal characters found in parameter 'limit'; legal range is '^[0-9]{1,20}$'.");
+  const n = Number(raw);
+  if (n < 1 || n > max) return error(400, -1130, "Data sent for parameter 'limit' is not valid.");
+  return n;
+}
+
+function windowError(w: Window, spanText: string): Reply | undefined {
+  if (!('error' in w)) return undefined;
+  if (w.error === 'invalid') return error(400, -1100, `Illegal characters found in parameter '${w.param}'; legal range is '^[0-9]{1,20}$'.`);
+  return error(400, -1127, `More than ${spanText} between startTime and endTime.`);
+}
+
+function inWindow(ts: number, w: Window): boolean {
+  return !('error' in w) && ts >= w.from && ts <= w.to;
+}
+
+const side = (f: Fill): string => (f.side === 'buy' ? 'BUY' : 'SELL');
+
+/** COIN-M userTrades row: not in the recordings; the field list of ccxt's parseTrade comment for /dapi/v1/userTrades (and binance's docs), in that order. */
+const DELIVERY_TRADE: Json = {
+  symbol: '',
+  id: '',
+  orderId: '',
+  pair: '',
+  side: '',
+  price: '',
+  qty: '',
+  realizedPnl: '',
+  marginAsset: '',
+  baseQty: '',
+  commission: '',
+  commissionAsset: '',
+  time: '',
+  positionSide: 'BOTH',
+  buyer: false,
+  maker: false,
+};
+
+function tradeRow(state: EmulatorState, f: Fill): Json {
+  const m = f.market;
+  if (m.kind === 'spot') {
+    return {
+      ...clone(state.fixtures.binance.spotTrade),
+      symbol: m.id,
+      id: f.id,
+      orderId: f.orderId,
+      orderListId: '-1',
+      price: amount(f.price),
+      qty: amount(f.amount),
+      quoteQty: amount(fillCost(f)),
+      commission: amount(f.fee.cost),
+      commissionAsset: f.fee.currency,
+      time: String(f.timestamp),
+      isBuyer: f.side === 'buy',
+      isMaker: f.takerOrMaker === 'maker',
+      isBestMatch: true,
+    };
+  }
+  const common = {
+    symbol: m.id,
+    id: f.id,
+    orderId: f.orderId,
+    side: side(f),
+    // futures write prices with the tick's decimals
+    price: padded(f.price, decimalsOf(m.tick)),
+    qty: f.amount,
+    realizedPnl: amount(f.realizedPnl),
+    marginAsset: m.settle ?? m.quote,
+    commission: amount(f.fee.cost),
+    commissionAsset: f.fee.currency,
+    time: String(f.timestamp),
+    positionSide: 'BOTH',
+    maker: f.takerOrMaker === 'maker',
+    buyer: f.side === 'buy',
+  };
+  if (m.kind === 'linear') return { ...clone(state.fixtures.binance.futuresTrade), ...common, quoteQty: fillCost(f) };
+  // COIN-M: qty in contracts, baseQty = the coin value (contracts * contractSize / price)
+  return { ...clone(DELIVERY_TRADE), ...common, pair: m.row.pair, baseQty: amount(fillCost(f)) };
+}
+
+/**
+ * GET /api/v3/myTrades (spot), /fapi/v1/userTrades (USD-M), /dapi/v1/userTrades (COIN-M); ccxt
+ * fetchMyTrades sends symbol, startTime (since), endTime (until; USD-M: since + 7 days when since
+ * is older than a week), limit, fromId (param). Oldest first.
+ */
+function myTrades(kind: MarketKind) {
+  return (ctx: Ctx): Reply => {
+    const { req, state } = ctx;
+    const account = must(ctx.account);
+    const q = req.query;
+    const symbol = q.get('symbol');
+    const pair = kind === 'inverse' ? q.get('pair') : null;
+    if ((symbol === null || symbol === '') && (pair === null || pair === '')) {
+      return kind === 'inverse'
+        ? error(400, -1102, 'Param symbol or pair must be sent, but both were empty')
+        : error(400, -1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.");
+    }
+    if (symbol !== null && symbol !== '' && !state.marketById('binance', kind, symbol)) return error(400, -1121, 'Invalid symbol.');
+    const limit = limitParam(q, TRADES_DEFAULT_LIMIT, TRADES_MAX_LIMIT);
+    if (isReply(limit)) return limit;
+    const fromId = q.get('fromId');
+    const start = q.get('startTime');
+    const end = q.get('endTime');
+    if (fromId !== null && (start !== null || end !== null)) return error(400, -1128, 'Combination of optional parameters invalid.');
+    if (fromId !== null && !/^\d+$/.test(fromId)) return error(400, -1100, "Illegal characters found in parameter 'fromId'; legal range is '^[0-9]{1,20}$'.");
+    const orderId = q.get('orderId');
+    let fills = state
+      .fills(account)
+      .filter((f) => f.market.kind === kind)
+      .filter((f) => (symbol === null || symbol === '' ? f.market.row.pair === pair : f.market.id === symbol))
+      .filter((f) => orderId === null || f.orderId === orderId);
+    if (fromId !== null) {
+      // trades with id >= fromId, in id order
+      fills = fills.filter((f) => BigInt(f.id) >= BigInt(fromId)).sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+      return json(fills.slice(0, limit).map((f) => tradeRow(state, f)));
+    }
+    // spot: at most 24 hours, a lone start/end spans 24 hours, none: the most recent trades;
+    // futures: at most 7 days, none: the last 7 days
+    const spot = kind === 'spot';
+    const span = spot ? 24 * HOUR_MS : 7 * DAY_MS;
+    if (spot && start === null && end === null) return json(fills.slice(-limit).map((f) => tradeRow(state, f)));
+    const w = timeWindow(start, end, req.now, { maxSpan: span, span });
+    const bad = windowError(w, spot ? '24 hours' : '7 days');
+    if (bad) return bad;
+    return json(
+      fills
+        .filter((f) => inWindow(f.timestamp, w))
+        .slice(0, limit)
+        .map((f) => tradeRow(state, f)),
+    );
+  };
+}
+
+/** "YYYY-MM-DD HH:mm:ss" in UTC, as binance writes applyTime / completeTime. */
+function binanceDateTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').slice(0, 19);
+}
+
+function capitalRow(state: EmulatorState, t: Transfer): Json {
+  const status = exchangeStatus('binance', t);
+  if (t.type === 'deposit') {
+    return {
+      ...clone(state.fixtures.binance.depositRow),
+      id: t.id,
+      amount: t.amount,
+      coin: t.currency,
+      network: t.network,
+      status,
+      address: t.address,
+      addressTag: '',
+      txId: t.txid,
+      insertTime: String(t.timestamp),
+      transferType: '0',
+      confirmTimes: t.status === 'ok' ? '1/1' : '0/1',
+      unlockConfirm: '0',
+      // 0: the spot wallet, 1: the funding wallet
+      walletType: '0',
+    };
+  }
+  const row: Json = {
+    ...clone(state.fixtures.binance.withdrawalRow),
+    id: t.id,
+    amount: t.amount,
+    transactionFee: t.fee,
+    coin: t.currency,
+    status,
+    address: t.address,
+    // binance fills txId once the withdrawal is on chain
+    txId: t.status === 'ok' ? t.txid : '',
+    applyTime: binanceDateTime(t.timestamp),
+    network: t.network,
+    transferType: '0',
+    // the reason of a failure
+    info: t.status === 'failed' ? 'Withdrawal failed, please contact customer support.' : '',
+    confirmNo: t.status === 'ok' ? '20' : '0',
+    walletType: '0',
+    txKey: '',
+    completeTime: binanceDateTime(t.updatedAt),
+  };
+  if (t.status !== 'ok') delete row.completeTime;
+  return row;
+}
+
+/**
+ * GET /sapi/v1/capital/deposit/hisrec and /sapi/v1/capital/withdraw/history (ccxt fetchDeposits /
+ * fetchWithdrawals: coin, startTime = since, endTime = since + 90 days (or until), limit). Windows of
+ * at most 90 days (default: the last 90 days), offset paging, newest first.
+ */
+function capitalHistory(type: Transfer['type']) {
+  return (ctx: Ctx): Reply => {
+    const { req, state } = ctx;
+    const account = must(ctx.account);
+    const q = req.query;
+    const limit = limitParam(q, CAPITAL_DEFAULT_LIMIT, CAPITAL_MAX_LIMIT);
+    if (isReply(limit)) return limit;
+    const offsetRaw = q.get('offset') ?? '0';
+    if (!/^\d+$/.test(offsetRaw)) return error(400, -1100, "Illegal characters found in parameter 'offset'; legal range is '^[0-9]{1,20}$'.");
+    // default startTime: 90 days before endTime (default now); a lone startTime runs to now
+    const w = timeWindow(q.get('startTime'), q.get('endTime'), req.now, { maxSpan: 90 * DAY_MS, span: 90 * DAY_MS, startOnly: 'now' });
+    const bad = windowError(w, '90 days');
+    if (bad) return bad;
+    const coin = q.get('coin');
+    const status = q.get('status');
+    const txId = q.get('txId');
+    const ids = type === 'withdrawal' ? q.get('idList')?.split(',') : undefined;
+    const rows = [...state.transfers(account)]
+      .filter((t) => t.type === type && inWindow(t.timestamp, w))
+      .filter((t) => coin === null || t.currency === coin)
+      .filter((t) => status === null || exchangeStatus('binance', t) === status)
+      .filter((t) => txId === null || t.txid === txId)
+      .filter((t) => ids === undefined || ids.includes(t.id))
+      .sort((a, b) => b.timestamp - a.timestamp || b.seq - a.seq);
+    const offset = Number(offsetRaw);
+    return json(rows.slice(offset, offset + limit).map((t) => capitalRow(state, t)));
+  };
+}
+
 /**
  * gate: which wallet the route reads (a key denied it gets -2015), and whether the account must
  * have a futures account at all (without one binance answers every /fapi and /dapi private call
@@ -514,6 +745,11 @@ const ROUTES: Record<string, Route & Gate & { method?: 'GET' | 'POST' }> = {
   '/dapi/v1/leverageBracket': { signed: true, wallet: 'delivery', futures: true, handle: leverageBracket('inverse') },
   '/dapi/v2/leverageBracket': { signed: true, wallet: 'delivery', futures: true, handle: leverageBracket('inverse') },
   '/sapi/v1/account/info': { signed: true, handle: accountInfo },
+  '/api/v3/myTrades': { signed: true, wallet: 'spot', handle: myTrades('spot') },
+  '/fapi/v1/userTrades': { signed: true, wallet: 'futures', futures: true, handle: myTrades('linear') },
+  '/dapi/v1/userTrades': { signed: true, wallet: 'delivery', futures: true, handle: myTrades('inverse') },
+  '/sapi/v1/capital/deposit/hisrec': { signed: true, handle: capitalHistory('deposit') },
+  '/sapi/v1/capital/withdraw/history': { signed: true, handle: capitalHistory('withdrawal') },
   '/sapi/v1/asset/get-funding-asset': { method: 'POST', signed: true, wallet: 'funding', handle: fundingAsset },
   '/sapi/v1/margin/allPairs': { signed: true, handle: noMarginPairs },
   '/sapi/v1/margin/isolated/allPairs': { signed: true, handle: noMarginPairs },

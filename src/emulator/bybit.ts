@@ -4,6 +4,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { add, cmp, decimalsOf, div, mul, padded, round, sub, sum } from './decimal.js';
 import { clone, type Json, type MarketInfo, type MarketKind } from './fixtures.js';
+import { DAY_MS, exchangeStatus, fillCost, timeWindow, type Fill, type Transfer } from './history.js';
 import { bybitPayload, hmacHex, sameSignature } from './signatures.js';
 import type { WalletName } from './schemas.js';
 import { unrealizedIn, type Account, type Balance, type EmulatorState, type Position } from './state.js';
@@ -445,7 +446,217 @@ function coinInfo(ctx: Ctx): Reply {
   return ok(ctx.req.now, { rows: clone(rows) }, 'success');
 }
 
+// --- history: executions, deposits, withdrawals ------------------------------------------------
+
+/** execution/list: limit [1, 100], default 50; a window of at most 7 days (7 days by default). */
+const EXECUTION_DEFAULT_LIMIT = 50;
+const EXECUTION_MAX_LIMIT = 100;
+const EXECUTION_WINDOW_DAYS = 7;
+/** deposit/query-record, withdraw/query-record: limit [1, 50], default 50; windows of at most 30 days. */
+const RECORDS_DEFAULT_LIMIT = 50;
+const RECORDS_MAX_LIMIT = 50;
+const RECORDS_WINDOW_DAYS = 30;
+
+/**
+ * The [from, to] bybit answers: both given at most `days` apart (else 10001), one given extends
+ * `days` from it, none: the last `days`.
+ */
+function recordWindow(ctx: Ctx, days: number): { from: number; to: number } | Reply {
+  const q = ctx.req.query;
+  const w = timeWindow(q.get('startTime'), q.get('endTime'), ctx.req.now, { maxSpan: days * DAY_MS, span: days * DAY_MS });
+  if ('error' in w) {
+    return w.error === 'span'
+      ? fail(ctx.req.now, 10001, `params error: the time range between startTime and endTime must not exceed ${days} days`)
+      : fail(ctx.req.now, 10001, `params error: ${w.param} invalid`);
+  }
+  return w;
+}
+
+/** Newest first, as bybit lists executions and records; ties by creation order. */
+function newestFirst<T extends { timestamp: number; seq: number }>(list: readonly T[]): T[] {
+  return [...list].sort((a, b) => b.timestamp - a.timestamp || b.seq - a.seq);
+}
+
+function executionRow(state: EmulatorState, f: Fill): Json {
+  const spot = f.market.kind === 'spot';
+  const template = spot ? state.fixtures.bybit.spotExecution : state.fixtures.bybit.contractExecution;
+  return {
+    ...clone(template),
+    symbol: f.market.id,
+    orderType: f.takerOrMaker === 'maker' ? 'Limit' : 'Market',
+    underlyingPrice: '',
+    orderLinkId: '',
+    orderId: f.orderId,
+    stopOrderType: spot ? '' : 'UNKNOWN',
+    execTime: String(f.timestamp),
+    // spot rows name the fee coin (ccxt derives it from the side and the fee's sign); contract rows leave it empty
+    feeCurrency: spot ? f.fee.currency : '',
+    feeRate: f.fee.rate,
+    tradeIv: '',
+    blockTradeId: '',
+    markPrice: spot ? '' : f.price,
+    execPrice: f.price,
+    markIv: '',
+    orderQty: f.amount,
+    orderPrice: f.price,
+    // spot and linear: qty * price; inverse: contracts (USD) / price in the coin
+    execValue: fillCost(f),
+    closedSize: spot ? '' : f.closedSize,
+    execType: 'Trade',
+    seq: String(f.seq),
+    side: f.side === 'buy' ? 'Buy' : 'Sell',
+    indexPrice: '',
+    leavesQty: '0',
+    isMaker: f.takerOrMaker === 'maker',
+    execFee: f.fee.cost,
+    execId: f.id,
+    marketUnit: spot ? 'baseCoin' : '',
+    execQty: f.amount,
+  };
+}
+
+/** GET /v5/execution/list (ccxt: fetchMyTrades): category, symbol, baseCoin, orderId, execType, startTime, endTime, limit, cursor. */
+function executionList(ctx: Ctx): Reply {
+  const { req, state, account } = ctx;
+  if (!account) throw new Error('private route without account');
+  const kind = category(ctx);
+  if (isReply(kind)) return kind;
+  const limit = pageLimit(ctx, EXECUTION_DEFAULT_LIMIT, EXECUTION_MAX_LIMIT);
+  if (isReply(limit)) return limit;
+  const window = recordWindow(ctx, EXECUTION_WINDOW_DAYS);
+  if (isReply(window)) return window;
+  const q = req.query;
+  const symbol = q.get('symbol');
+  const baseCoin = q.get('baseCoin');
+  const orderId = q.get('orderId');
+  const execType = q.get('execType');
+  // every emulated fill is a Trade (no funding, settlement or liquidation executions)
+  const fills =
+    kind === 'option' || (execType !== null && execType !== '' && execType !== 'Trade')
+      ? []
+      : newestFirst(state.fills(account)).filter(
+          (f) =>
+            f.market.kind === kind &&
+            f.timestamp >= window.from &&
+            f.timestamp <= window.to &&
+            (orderId === null || f.orderId === orderId) &&
+            (symbol === null || f.market.id === symbol) &&
+            (baseCoin === null || f.market.base === baseCoin),
+        );
+  // bybit's recorded cursor form "<a>%3A0%2C<b>%3A0", naming the page's last row
+  const paged = page(ctx, fills, limit, (f) => `${f.seq}%3A0%2C${f.seq}%3A0`);
+  if (isReply(paged)) return paged;
+  return ok(req.now, { nextPageCursor: paged.next, category: kind, list: paged.list.map((f) => executionRow(state, f)) }, 'OK', limitHeaders(req.now, 49));
+}
+
+/**
+ * Deposit and withdrawal record rows: the recordings have none, so these are the field lists of
+ * bybit's documentation (Get Deposit Records (on-chain), Get Withdrawal Records), in its order.
+ */
+const DEPOSIT_RECORD: Json = {
+  id: '',
+  coin: '',
+  chain: '',
+  amount: '',
+  txID: '',
+  status: 0,
+  toAddress: '',
+  tag: '',
+  depositFee: '',
+  successAt: '',
+  confirmations: '',
+  txIndex: '',
+  blockHash: '',
+  batchReleaseLimit: '-1',
+  depositType: '0',
+  fromAddress: '',
+};
+const WITHDRAW_RECORD: Json = {
+  coin: '',
+  chain: '',
+  amount: '',
+  txID: '',
+  status: '',
+  toAddress: '',
+  tag: '',
+  withdrawFee: '',
+  createTime: '',
+  updateTime: '',
+  withdrawId: '',
+  withdrawType: 0,
+};
+
+function recordCursor(t: Transfer): string {
+  // opaque like bybit's ("eyJtaW5JRCI6..."): base64url of {"minID","maxID"}, no padding
+  return Buffer.from(JSON.stringify({ minID: t.seq, maxID: t.seq })).toString('base64url');
+}
+
+function transferRecords(type: Transfer['type']) {
+  return (ctx: Ctx): Reply => {
+    const { req, state, account } = ctx;
+    if (!account) throw new Error('private route without account');
+    const limit = pageLimit(ctx, RECORDS_DEFAULT_LIMIT, RECORDS_MAX_LIMIT);
+    if (isReply(limit)) return limit;
+    const window = recordWindow(ctx, RECORDS_WINDOW_DAYS);
+    if (isReply(window)) return window;
+    const q = req.query;
+    const coin = q.get('coin');
+    const txId = q.get('txID');
+    const id = type === 'deposit' ? q.get('id') : q.get('withdrawID');
+    // withdrawType: 0 (default) on chain, 1 off chain, 2 all; every emulated withdrawal is on chain
+    const onChain = type === 'deposit' || (q.get('withdrawType') ?? '0') !== '1';
+    const list = onChain
+      ? newestFirst(state.transfers(account)).filter(
+          (t) =>
+            t.type === type &&
+            t.timestamp >= window.from &&
+            t.timestamp <= window.to &&
+            (coin === null || t.currency === coin) &&
+            (id === null || t.id === id) &&
+            (txId === null || t.txid === txId),
+        )
+      : [];
+    const paged = page(ctx, list, limit, recordCursor);
+    if (isReply(paged)) return paged;
+    const rows = paged.list.map((t): Json => {
+      const status = exchangeStatus('bybit', t);
+      if (type === 'deposit') {
+        return {
+          ...clone(DEPOSIT_RECORD),
+          id: t.id,
+          coin: t.currency,
+          chain: t.network,
+          amount: t.amount,
+          txID: t.txid,
+          status: Number(status),
+          toAddress: t.address,
+          successAt: String(t.timestamp),
+          confirmations: t.status === 'ok' ? '100' : '0',
+        };
+      }
+      return {
+        ...clone(WITHDRAW_RECORD),
+        coin: t.currency,
+        chain: t.network,
+        amount: t.amount,
+        // bybit: "" until the withdrawal is on chain, and when it failed
+        txID: t.status === 'ok' ? t.txid : '',
+        status,
+        toAddress: t.address,
+        withdrawFee: t.fee,
+        createTime: String(t.timestamp),
+        updateTime: String(t.updatedAt),
+        withdrawId: t.id,
+      };
+    });
+    return ok(req.now, { rows, nextPageCursor: paged.next }, 'success');
+  };
+}
+
 const ROUTES: Record<string, Route> = {
+  '/v5/execution/list': { private: true, handle: executionList },
+  '/v5/asset/deposit/query-record': { private: true, handle: transferRecords('deposit') },
+  '/v5/asset/withdraw/query-record': { private: true, handle: transferRecords('withdrawal') },
   '/v5/market/time': { private: false, handle: time },
   '/v5/market/instruments-info': { private: false, handle: instrumentsInfo },
   '/v5/market/tickers': { private: false, handle: tickers },

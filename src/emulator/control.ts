@@ -2,7 +2,7 @@
 // curl. Every body is validated; a bad one gets 400 and a message naming the field.
 import type { RequestCounter } from './counts.js';
 import type { FaultRegistry } from './faults.js';
-import { describeIssues, ExchangeSchema, FreezeSchema, SetPricesSchema } from './schemas.js';
+import { describeIssues, ExchangeSchema, FreezeSchema, SetPricesSchema, TransferStatusInputSchema } from './schemas.js';
 import type { EmulatorState } from './state.js';
 import { EmulatorInputError, EXCHANGES, type EmulatorExchange } from './types.js';
 import type { Reply } from './wire.js';
@@ -70,9 +70,13 @@ function route(core: Core, method: string, path: string, query: URLSearchParams,
       return ok(core.state.view(account.exchange, account.apiKey));
     }
     case 'GET accounts': {
-      if (args.length !== 2) return bad('use GET /_emulator/accounts/<exchange>/<apiKey>', 404);
+      if (args.length === 3 && args[2] === 'trades') return ok(core.state.fillViews(exchangeParam(args[0]), args[1] ?? ''));
+      if (args.length === 3 && args[2] === 'transfers') return ok(core.state.transferViews(exchangeParam(args[0]), args[1] ?? ''));
+      if (args.length !== 2) return bad('use GET /_emulator/accounts/<exchange>/<apiKey>[/trades|/transfers]', 404);
       return ok(core.state.view(exchangeParam(args[0]), args[1] ?? ''));
     }
+    case 'POST accounts':
+      return accountAction(core, args, rawBody);
     case 'DELETE accounts': {
       if (args.length !== 2) return bad('use DELETE /_emulator/accounts/<exchange>/<apiKey>', 404);
       const removed = core.state.removeAccount(exchangeParam(args[0]), args[1] ?? '');
@@ -115,6 +119,22 @@ function route(core: Core, method: string, path: string, query: URLSearchParams,
     default:
       return bad(`no control endpoint ${method} ${path} (see docs/emulator.md)`, 404);
   }
+}
+
+/** POST /_emulator/accounts/<exchange>/<apiKey>/trades | deposits | withdrawals | transfers/<id>/status */
+function accountAction(core: Core, args: string[], rawBody: string): Reply {
+  const [exchangeArg, apiKey = '', action, id, tail] = args;
+  const exchange = exchangeParam(exchangeArg);
+  const { state } = core;
+  if (args.length === 3 && action === 'trades') return ok(state.trade(exchange, apiKey, parseBody(rawBody)), 201);
+  if (args.length === 3 && action === 'deposits') return ok(state.deposit(exchange, apiKey, parseBody(rawBody)), 201);
+  if (args.length === 3 && action === 'withdrawals') return ok(state.withdraw(exchange, apiKey, parseBody(rawBody)), 201);
+  if (args.length === 5 && action === 'transfers' && tail === 'status') {
+    const parsed = TransferStatusInputSchema.safeParse(parseBody(rawBody));
+    if (!parsed.success) return bad(`invalid status: expected {"status": "pending" | "ok" | "failed"}: ${describeIssues(parsed.error)}`);
+    return ok(state.setTransferStatus(exchange, apiKey, id ?? '', parsed.data.status));
+  }
+  return bad('use POST /_emulator/accounts/<exchange>/<apiKey>/trades | /deposits | /withdrawals | /transfers/<id>/status', 404);
 }
 
 export function handleControl(core: Core, method: string, path: string, query: URLSearchParams, rawBody: string): Reply {

@@ -40,6 +40,9 @@ export interface Fixtures {
     positionRow: Json;
     linearTicker: Json;
     coinInfoRows: Json[];
+    /** /v5/execution/list rows (recorded fetchMyTrades "spot trades without symbol", "swap trades without symbol") */
+    spotExecution: Json;
+    contractExecution: Json;
   };
   binance: {
     spotAccount: Json;
@@ -58,6 +61,12 @@ export interface Fixtures {
     spotTicker: Json;
     /** ccxt's parsed leverage brackets: unified symbol -> [notionalFloor, maintMarginRatio][] */
     leverageBrackets: Record<string, Array<[string, string]>>;
+    /** /api/v3/myTrades and /fapi/v1/userTrades rows (recorded fetchMyTrades "Spot private trade", "Swap private trade") */
+    spotTrade: Json;
+    futuresTrade: Json;
+    /** /sapi/v1/capital/deposit/hisrec and withdraw/history rows (recorded fetchDeposits, fetchWithdrawals) */
+    depositRow: Json;
+    withdrawalRow: Json;
   };
   /** okx templates (okx-fixtures.ts); undefined for a fixture folder without okx files */
   okx: OkxFixtures | undefined;
@@ -104,6 +113,13 @@ function readJson(dir: string, ...parts: string[]): unknown {
   } catch (err) {
     throw new FixtureError(`fixture: cannot read ${file}: ${(err as Error).message}`);
   }
+}
+
+/** The first row of a recorded reply, without the keys ccxt wrote into it while parsing (it records after parsing). */
+function firstRecordedRow(list: unknown, what: string, ccxtKeys: string[]): Json {
+  const row = { ...obj(arr(list, what)[0], `${what}[0]`) };
+  for (const k of ccxtKeys) delete row[k];
+  return row;
 }
 
 function methodCase(response: Json, method: string, description: string): Json {
@@ -225,11 +241,29 @@ export function loadFixtures(dirOption?: string): Fixtures {
     });
   }
 
+  const bybitTrades = (description: string): Json =>
+    firstRecordedRow(
+      obj(obj(methodCase(bybitResponse, 'fetchMyTrades', description).httpResponse, `bybit ${description}`).result, `bybit ${description} result`).list,
+      `bybit ${description} list`,
+      ['nextPageCursor'],
+    );
+  const binanceRow = (method: string, description: string): Json =>
+    // ccxt adds `type` to deposit and withdrawal rows before the recording was written; binance does not send it
+    firstRecordedRow(methodCase(binanceResponse, method, description).httpResponse, `binance ${method} ${description}`, method === 'fetchMyTrades' ? [] : ['type']);
+
   const fixtures: Fixtures = {
     dir,
     // okx is optional: its market list ships with the okx module (markets/okx.json)
     markets: { bybit: loadMarkets(dir, 'bybit'), binance: loadMarkets(dir, 'binance'), okx: loadMarkets(dir, 'okx', true) },
-    bybit: { walletBalance: wallet, coinRow, positionRow, linearTicker, coinInfoRows },
+    bybit: {
+      walletBalance: wallet,
+      coinRow,
+      positionRow,
+      linearTicker,
+      coinInfoRows,
+      spotExecution: bybitTrades('spot trades without symbol'),
+      contractExecution: bybitTrades('swap trades without symbol'),
+    },
     binance: {
       spotAccount,
       futuresAccountV2,
@@ -244,6 +278,10 @@ export function loadFixtures(dirOption?: string): Fixtures {
       deliveryPositionRisk: obj(deliveryRisk[0], 'dapi positionRisk row'),
       spotTicker,
       leverageBrackets: brackets,
+      spotTrade: binanceRow('fetchMyTrades', 'Spot private trade'),
+      futuresTrade: binanceRow('fetchMyTrades', 'Swap private trade'),
+      depositRow: binanceRow('fetchDeposits', 'fetchDeposits'),
+      withdrawalRow: binanceRow('fetchWithdrawals', 'fetchWithdrawals'),
     },
     okx: loadOkxFixtures(dir),
   };

@@ -29,6 +29,8 @@ export interface OkxFixtures {
   ticker: Json;
   /** GET /api/v5/account/config row (recorded for fetchAccounts). */
   accountConfig: Json;
+  /** GET /api/v5/trade/fills-history row (recorded fetchMyTrades "Fetch spot trade"). */
+  fillRow: Json;
 }
 
 function obj(v: unknown, what: string): Json {
@@ -117,6 +119,7 @@ export function loadOkxFixtures(dir: string): OkxFixtures | undefined {
   };
   const ticker = firstRow(recorded(response, 'fetchTicker', 'public spot ticker'), 'ticker', { instType: 'SPOT' });
   const accountConfig = firstRow(recorded(response, 'fetchAccounts', 'Fetch accounts'), 'account config');
+  const fillRow = firstRow(recorded(response, 'fetchMyTrades', 'Fetch spot trade'), 'fill', { instType: 'SPOT' });
 
-  return { instruments, balanceReply, balanceDetail, fundingRow, positionRows, ticker, accountConfig };
+  return { instruments, balanceReply, balanceDetail, fundingRow, positionRows, ticker, accountConfig, fillRow };
 }

@@ -7,6 +7,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { add, canonical, cmp, decimalsOf, div, isZero, mul, neg, round, sub, sum } from './decimal.js';
 import { clone, type Json, type MarketInfo } from './fixtures.js';
+import { DAY_MS, exchangeStatus, type Fill, type Transfer } from './history.js';
 import type { OkxFixtures, OkxInstType } from './okx-fixtures.js';
 import type { WalletName } from './schemas.js';
 import type { Account, EmulatorState, Position } from './state.js';
@@ -384,7 +385,193 @@ function accountConfig(ctx: Ctx): Reply {
   ]);
 }
 
+// --- history: fills, deposits, withdrawals -------------------------------------------------------
+
+/** Page size of the history endpoints: default 100, at most 100. */
+const HISTORY_MAX_LIMIT = 100;
+/** fills-history serves the last 3 months (taken as 92 days), fills the last 3 days. */
+const FILLS_HISTORY_DAYS = 92;
+const FILLS_RECENT_DAYS = 3;
+
+function historyLimit(q: URLSearchParams): number | Reply {
+  const raw = q.get('limit');
+  if (raw === null || raw === '') return HISTORY_MAX_LIMIT;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < 1 || n > HISTORY_MAX_LIMIT) return fail(400, '51000', 'Parameter limit error');
+  return n;
+}
+
+function integerParam(q: URLSearchParams, name: string): bigint | undefined | Reply {
+  const raw = q.get(name);
+  if (raw === null || raw === '') return undefined;
+  if (!/^\d{1,24}$/.test(raw)) return fail(400, '51000', `Parameter ${name} error`);
+  return BigInt(raw);
+}
+
+/**
+ * okx paging, newest first: `after` = records older than the cursor, `before` = newer ones. With
+ * `before` alone the page is the `limit` records nearest above it (still newest first).
+ */
+function cursorPage<T>(items: T[], keyOf: (t: T) => bigint, after: bigint | undefined, before: bigint | undefined, limit: number): T[] {
+  const newest = [...items].sort((a, b) => (keyOf(b) > keyOf(a) ? 1 : keyOf(b) < keyOf(a) ? -1 : 0));
+  const inRange = newest.filter((t) => (after === undefined || keyOf(t) < after) && (before === undefined || keyOf(t) > before));
+  if (before !== undefined && after === undefined) return inRange.slice(-limit);
+  return inRange.slice(0, limit);
+}
+
+function fillRow(ctx: Ctx, f: Fill): Json {
+  const spot = f.market.kind === 'spot';
+  return {
+    ...clone(ctx.fx.fillRow),
+    side: f.side,
+    fillSz: f.amount,
+    fillPx: f.price,
+    fillPxVol: '',
+    fillFwdPx: '',
+    // okx writes fees negative (a charge) and rebates positive
+    fee: neg(f.fee.cost),
+    fillPnl: f.realizedPnl,
+    ordId: f.orderId,
+    feeRate: neg(f.fee.rate),
+    instType: instTypeOf(f.market),
+    fillPxUsd: '',
+    instId: f.market.id,
+    clOrdId: '',
+    posSide: 'net',
+    billId: f.billId,
+    fillMarkVol: '',
+    tag: '',
+    fillTime: String(f.timestamp),
+    execType: f.takerOrMaker === 'maker' ? 'M' : 'T',
+    fillIdxPx: spot ? '' : f.price,
+    tradeId: f.id,
+    fillMarkPx: spot ? '' : f.price,
+    feeCcy: f.fee.currency,
+    ts: String(f.timestamp),
+  };
+}
+
+/**
+ * GET /api/v5/trade/fills-history (last 3 months; instType required) and /api/v5/trade/fills
+ * (last 3 days). ccxt fetchMyTrades sends instType, instId, begin (since), end (until), limit (only
+ * without since). Paging by billId (after/before), newest first, at most 100 a page.
+ */
+function fills(recent: boolean) {
+  return (ctx: Ctx): Reply => {
+    const { req, state } = ctx;
+    const account = must(ctx.account);
+    const q = req.query;
+    const raw = q.get('instType');
+    let instType: string | undefined;
+    if (raw === null || raw === '') {
+      if (!recent) return fail(400, '50014', 'Parameter instType can not be empty');
+    } else if (['SPOT', 'MARGIN', 'SWAP', 'FUTURES', 'OPTION'].includes(raw)) instType = raw;
+    else return fail(400, '51000', 'Parameter instType error');
+    const limit = historyLimit(q);
+    if (isReply(limit)) return limit;
+    const params: Record<string, bigint | undefined> = {};
+    for (const name of ['after', 'before', 'begin', 'end']) {
+      const v = integerParam(q, name);
+      if (isReply(v)) return v;
+      params[name] = v;
+    }
+    const oldest = req.now - (recent ? FILLS_RECENT_DAYS : FILLS_HISTORY_DAYS) * DAY_MS;
+    const instId = q.get('instId');
+    const ordId = q.get('ordId');
+    const { begin, end } = params;
+    const list = state
+      .fills(account)
+      .filter((f) => instType === undefined || instTypeOf(f.market) === instType)
+      .filter((f) => f.timestamp >= oldest)
+      .filter((f) => (begin === undefined || BigInt(f.timestamp) >= begin) && (end === undefined || BigInt(f.timestamp) <= end))
+      .filter((f) => (instId === null || instId === '' || f.market.id === instId) && (ordId === null || ordId === '' || f.orderId === ordId));
+    const paged = cursorPage(list, (f) => BigInt(f.billId), params.after, params.before, limit);
+    return ok(paged.map((f) => fillRow(ctx, f)));
+  };
+}
+
+/** okx chain names: "<ccy>-<network>", e.g. USDT-TRC20 (ccxt reads the network from the part after the dash). */
+const chainOf = (t: Transfer): string => `${t.currency}-${t.network}`;
+
+function transferRow(t: Transfer): Json {
+  const state = exchangeStatus('okx', t);
+  if (t.type === 'deposit') {
+    // the field list of okx's documentation (Get deposit history); not in the recordings
+    return {
+      actualDepBlkConfirm: t.status === 'ok' ? '2' : '0',
+      amt: t.amount,
+      areaCodeFrom: '',
+      ccy: t.currency,
+      chain: chainOf(t),
+      depId: t.id,
+      from: '',
+      fromWdId: '',
+      state,
+      to: t.address,
+      ts: String(t.timestamp),
+      txId: t.txid,
+    };
+  }
+  // okx's documentation (Get withdrawal history)
+  return {
+    note: '',
+    chain: chainOf(t),
+    fee: t.fee,
+    feeCcy: t.currency,
+    ccy: t.currency,
+    clientId: '',
+    toAddrType: '1',
+    amt: t.amount,
+    txId: t.status === 'ok' ? t.txid : '',
+    from: '',
+    areaCodeFrom: '',
+    to: t.address,
+    areaCodeTo: '',
+    state,
+    ts: String(t.timestamp),
+    nonTradableAsset: false,
+    wdId: t.id,
+  };
+}
+
+/**
+ * GET /api/v5/asset/deposit-history and /api/v5/asset/withdrawal-history (ccxt fetchDeposits /
+ * fetchWithdrawals: ccy, before = since - 1, after = until, limit). Paging by ts, newest first,
+ * at most 100 a page.
+ */
+function transferHistory(type: Transfer['type']) {
+  return (ctx: Ctx): Reply => {
+    const { req, state } = ctx;
+    const account = must(ctx.account);
+    const q = req.query;
+    const limit = historyLimit(q);
+    if (isReply(limit)) return limit;
+    const after = integerParam(q, 'after');
+    if (isReply(after)) return after;
+    const before = integerParam(q, 'before');
+    if (isReply(before)) return before;
+    const ccy = q.get('ccy');
+    const id = q.get(type === 'deposit' ? 'depId' : 'wdId');
+    const txId = q.get('txId');
+    const wanted = q.get('state');
+    // type: 3 internal transfer, 4 on chain; every emulated transfer is on chain
+    const kind = q.get('type');
+    const list = state
+      .transfers(account)
+      .filter((t) => t.type === type && (kind === null || kind === '' || kind === '4'))
+      .filter((t) => ccy === null || ccy === '' || t.currency === ccy)
+      .filter((t) => (id === null || id === '' || t.id === id) && (txId === null || txId === '' || t.txid === txId))
+      .filter((t) => wanted === null || wanted === '' || exchangeStatus('okx', t) === wanted);
+    const paged = cursorPage(list, (t) => BigInt(t.timestamp) * 1_000_000n + BigInt(t.seq), after === undefined ? undefined : after * 1_000_000n, before === undefined ? undefined : before * 1_000_000n + 999_999n, limit);
+    return ok(paged.map(transferRow));
+  };
+}
+
 const ROUTES: Record<string, Route> = {
+  '/api/v5/trade/fills-history': { private: true, wallet: 'trading', handle: fills(false) },
+  '/api/v5/trade/fills': { private: true, wallet: 'trading', handle: fills(true) },
+  '/api/v5/asset/deposit-history': { private: true, wallet: 'funding', handle: transferHistory('deposit') },
+  '/api/v5/asset/withdrawal-history': { private: true, wallet: 'funding', handle: transferHistory('withdrawal') },
   '/api/v5/public/time': { private: false, handle: time },
   '/api/v5/public/instruments': { private: false, handle: instruments },
   '/api/v5/market/tickers': { private: false, handle: tickers },

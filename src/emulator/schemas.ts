@@ -4,6 +4,7 @@ import { z } from 'zod';
 
 const AMOUNT = /^\d+(\.\d{1,18})?$/;
 const POSITIVE = /^(?=.*[1-9])\d+(\.\d{1,18})?$/;
+const SIGNED = /^-?\d+(\.\d{1,18})?$/;
 
 export const ExchangeSchema = z.enum(['bybit', 'binance', 'okx']);
 
@@ -12,7 +13,12 @@ export const AmountSchema = z.string().regex(AMOUNT, 'expected a non-negative de
 export const PositiveSchema = z.string().regex(POSITIVE, 'expected a positive decimal string with at most 18 decimals, e.g. "65000.5"');
 
 export const BalanceSchema = z.strictObject({ free: AmountSchema, used: AmountSchema });
-const BalancesSchema = z.record(z.string().regex(/^[A-Z0-9]{1,20}$/, 'expected an upper-case asset code such as "USDT"'), BalanceSchema);
+/** Decimal string that may be negative (a realized PnL), up to 18 decimals. */
+export const SignedSchema = z.string().regex(SIGNED, 'expected a decimal string with at most 18 decimals, e.g. "-12.5"');
+const AssetSchema = z.string().regex(/^[A-Z0-9]{1,20}$/, 'expected an upper-case asset code such as "USDT"');
+const BalancesSchema = z.record(AssetSchema, BalanceSchema);
+/** Milliseconds since the epoch (integer, 2000-01-01 .. 2100-01-01). */
+const TimestampSchema = z.number().int('expected an integer timestamp in ms').min(946_684_800_000, 'expected a timestamp in ms after 2000-01-01').max(4_102_444_800_000, 'expected a timestamp in ms before 2100-01-01');
 
 export const PositionInputSchema = z.strictObject({
   symbol: z.string().min(1),
@@ -22,6 +28,66 @@ export const PositionInputSchema = z.strictObject({
   leverage: PositiveSchema,
   marginMode: z.enum(['cross', 'isolated']),
 });
+
+/** A fill's fee: currency (default: spot buy the base, spot sell the quote, derivatives the settle coin), cost (default amount-based at rate), rate (default 0.001). */
+export const FeeInputSchema = z.strictObject({
+  currency: AssetSchema.optional(),
+  cost: AmountSchema.optional(),
+  rate: AmountSchema.optional(),
+});
+
+/** emulator.trade(): a fill now (or at `at`) that moves the balances and positions. */
+export const TradeInputSchema = z.strictObject({
+  symbol: z.string().min(1),
+  side: z.enum(['buy', 'sell']),
+  /** Base units for spot; contracts for derivatives (contractSize each: 1 base unit on bybit/binance linear, USD on inverse, ctVal on okx). */
+  amount: PositiveSchema,
+  /** Default: the market's current price. */
+  price: PositiveSchema.optional(),
+  /** ms since epoch; default now. */
+  at: TimestampSchema.optional(),
+  fee: FeeInputSchema.optional(),
+  takerOrMaker: z.enum(['taker', 'maker']).optional(),
+  /** Default: a new order id per fill (in the exchange's id style). */
+  orderId: z.string().min(1).max(64).optional(),
+});
+
+/** A fill of the seeded history (account input `trades`): recorded as is, balances untouched. */
+export const HistoryTradeSchema = TradeInputSchema.extend({
+  price: PositiveSchema,
+  at: TimestampSchema,
+  /** Derivatives: the PnL this fill realized (gross, settle coin), default "0". */
+  realizedPnl: SignedSchema.optional(),
+  /** Derivatives: contracts this fill closed, default "0". */
+  closedSize: AmountSchema.optional(),
+});
+
+export const TransferStatusSchema = z.enum(['pending', 'ok', 'failed']);
+
+const TransferFields = {
+  currency: AssetSchema,
+  amount: PositiveSchema,
+  /** Default 'ok'. */
+  status: TransferStatusSchema.optional(),
+  /** The network as the exchange names it (bybit chain / binance network, e.g. "TRX"; okx the part after "USDT-", e.g. "TRC20"); default per currency. */
+  network: z.string().min(1).max(40).optional(),
+  txid: z.string().min(1).max(200).optional(),
+  address: z.string().min(1).max(200).optional(),
+  /** ms since epoch; default now. */
+  at: TimestampSchema.optional(),
+};
+
+/** emulator.deposit() */
+export const DepositInputSchema = z.strictObject(TransferFields);
+/** emulator.withdraw(): `fee` (default "0") is charged on top of `amount`. */
+export const WithdrawInputSchema = z.strictObject({ ...TransferFields, fee: AmountSchema.optional() });
+
+/** A transfer of the seeded history (account input `transfers`): recorded as is, balances untouched. */
+export const HistoryTransferSchema = z
+  .strictObject({ type: z.enum(['deposit', 'withdrawal']), ...TransferFields, at: TimestampSchema, fee: AmountSchema.optional() })
+  .refine((t) => t.type === 'withdrawal' || t.fee === undefined, { message: 'fee is for withdrawals only (deposits are free)', path: ['fee'] });
+
+export const TransferStatusInputSchema = z.strictObject({ status: TransferStatusSchema });
 
 /** Wallets an API key may be denied: the endpoint that reads it answers the exchange's permission error. */
 export const WalletNameSchema = z.enum(['unified', 'spot', 'contract', 'funding', 'futures', 'delivery', 'trading']);
@@ -52,6 +118,10 @@ export const AccountInputSchema = z
     /** Wallets the API key may not read. */
     denied: z.array(WalletNameSchema).default([]),
     positions: z.array(PositionInputSchema).default([]),
+    /** Fill history (seeded as is: the balances are the account's state now, the history is the past). */
+    trades: z.array(HistoryTradeSchema).default([]),
+    /** Deposit and withdrawal history (seeded as is, like trades). */
+    transfers: z.array(HistoryTransferSchema).default([]),
   })
   .refine((a) => a.exchange === 'binance' || a.futuresBalances === undefined, {
     message: 'futuresBalances is for binance only (a bybit unified account has one wallet: balances)',
@@ -115,6 +185,12 @@ export const SetPricesSchema = z.union([
 export const FreezeSchema = z.strictObject({ frozen: z.boolean() });
 
 export type AccountInput = z.output<typeof AccountInputSchema>;
+export type TradeInput = z.output<typeof TradeInputSchema>;
+export type HistoryTradeInput = z.output<typeof HistoryTradeSchema>;
+export type DepositInput = z.output<typeof DepositInputSchema>;
+export type WithdrawInput = z.output<typeof WithdrawInputSchema>;
+export type HistoryTransferInput = z.output<typeof HistoryTransferSchema>;
+export type TransferStatus = z.infer<typeof TransferStatusSchema>;
 export type WalletName = z.infer<typeof WalletNameSchema>;
 export type FaultSpec = z.output<typeof FaultInputSchema>;
 

@@ -3,16 +3,41 @@
 // computed here with exact decimals, so the HTTP replies and the programmatic view agree.
 import { add, canonical, div, mul, neg, round, sub } from './decimal.js';
 import type { Fixtures, MarketInfo, MarketKind } from './fixtures.js';
+import {
+  applyTrade,
+  applyTransfer,
+  emptyHistory,
+  fillView,
+  seedFill,
+  seedTransfer,
+  setTransferStatus,
+  transferView,
+  type Fill,
+  type History,
+  type Transfer,
+} from './history.js';
 import { PriceBook } from './prices.js';
-import { AccountInputSchema, describeIssues, type AccountInput, type WalletName } from './schemas.js';
+import {
+  AccountInputSchema,
+  DepositInputSchema,
+  describeIssues,
+  TradeInputSchema,
+  TransferStatusSchema,
+  WithdrawInputSchema,
+  type AccountInput,
+  type WalletName,
+} from './schemas.js';
 import {
   EmulatorInputError,
   EXCHANGES,
   type EmulatorAccountView,
   type EmulatorBalanceView,
   type EmulatorExchange,
+  type EmulatorFillView,
   type EmulatorPositionView,
+  type EmulatorTransferView,
 } from './types.js';
+import type { z } from 'zod';
 
 export interface Balance {
   free: string;
@@ -57,6 +82,8 @@ export interface Account {
   positions: Position[];
   /** ms since epoch when set; exchanges report it as position creation / update time */
   createdAt: number;
+  /** fills and deposits/withdrawals (history.ts) */
+  history: History;
 }
 
 /** Decimals of inverse position values and PnL (coin amounts), as bybit and binance write them. */
@@ -125,6 +152,56 @@ export class EmulatorState {
     return account;
   }
 
+  private mustAccount(exchange: EmulatorExchange, apiKey: string): Account {
+    const account = this.getAccount(exchange, apiKey);
+    if (!account) throw new EmulatorInputError(`no ${exchange} account with API key "${apiKey}"`);
+    return account;
+  }
+
+  /** A fill that moves the balances (and the position); see Emulator.trade. */
+  trade(exchange: EmulatorExchange, apiKey: string, input: unknown): EmulatorFillView {
+    const account = this.mustAccount(exchange, apiKey);
+    const parsed = parseInput(TradeInputSchema, input, 'trade');
+    return fillView(applyTrade(this, account, parsed));
+  }
+
+  deposit(exchange: EmulatorExchange, apiKey: string, input: unknown): EmulatorTransferView {
+    const account = this.mustAccount(exchange, apiKey);
+    const parsed = parseInput(DepositInputSchema, input, 'deposit');
+    return transferView(exchange, account, applyTransfer(account, { type: 'deposit', ...parsed }));
+  }
+
+  withdraw(exchange: EmulatorExchange, apiKey: string, input: unknown): EmulatorTransferView {
+    const account = this.mustAccount(exchange, apiKey);
+    const parsed = parseInput(WithdrawInputSchema, input, 'withdrawal');
+    return transferView(exchange, account, applyTransfer(account, { type: 'withdrawal', ...parsed }));
+  }
+
+  setTransferStatus(exchange: EmulatorExchange, apiKey: string, id: string, status: unknown): EmulatorTransferView {
+    const account = this.mustAccount(exchange, apiKey);
+    const parsed = TransferStatusSchema.safeParse(status);
+    if (!parsed.success) throw new EmulatorInputError(`invalid status: expected pending, ok or failed, got ${JSON.stringify(status)}`);
+    return transferView(exchange, account, setTransferStatus(account, id, parsed.data));
+  }
+
+  fillViews(exchange: EmulatorExchange, apiKey: string): EmulatorFillView[] {
+    return this.mustAccount(exchange, apiKey).history.fills.map(fillView);
+  }
+
+  transferViews(exchange: EmulatorExchange, apiKey: string): EmulatorTransferView[] {
+    const account = this.mustAccount(exchange, apiKey);
+    return account.history.transfers.map((t) => transferView(exchange, account, t));
+  }
+
+  /** The account's fills (oldest first), for the exchange modules. */
+  fills(account: Account): readonly Fill[] {
+    return account.history.fills;
+  }
+
+  transfers(account: Account): readonly Transfer[] {
+    return account.history.transfers;
+  }
+
   private toAccount(a: AccountInput): Account {
     const seen = new Set<string>();
     const positions = a.positions.map((p, i): Position => {
@@ -148,7 +225,7 @@ export class EmulatorState {
         marginMode: p.marginMode,
       };
     });
-    return {
+    const account: Account = {
       exchange: a.exchange,
       apiKey: a.apiKey,
       secret: a.secret,
@@ -165,7 +242,21 @@ export class EmulatorState {
       hasFutures: a.futuresBalances !== undefined || a.deliveryBalances !== undefined || positions.length > 0,
       positions,
       createdAt: Date.now(),
+      history: emptyHistory(),
     };
+    // the seeded history in time order, so per-symbol ids increase with time
+    const trades = a.trades.map((t, i) => ({ t, i })).sort((x, y) => x.t.at - y.t.at || x.i - y.i);
+    for (const { t, i } of trades) {
+      try {
+        seedFill(this, account, t);
+      } catch (err) {
+        if (err instanceof EmulatorInputError) throw new EmulatorInputError(`invalid account: trades.${i}.${err.message}`);
+        throw err;
+      }
+    }
+    const transfers = a.transfers.map((t, i) => ({ t, i })).sort((x, y) => x.t.at - y.t.at || x.i - y.i);
+    for (const { t } of transfers) seedTransfer(account, t);
+    return account;
   }
 
   removeAccount(exchange: EmulatorExchange, apiKey: string): boolean {
@@ -231,6 +322,12 @@ export class EmulatorState {
       positions: account.positions.map((p) => this.positionView(exchange, p)),
     };
   }
+}
+
+function parseInput<S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new EmulatorInputError(`invalid ${what}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
 }
 
 function perExchange<T>(make: (exchange: EmulatorExchange) => T): Record<EmulatorExchange, T> {
