@@ -75,6 +75,18 @@ const EnvSchema = z.object({
     .default('exchange_sync'),
   EXCHANGE_SYNC_STREAM: subjectToken.default('EXCHANGE_SYNC'),
   EXCHANGE_SYNC_HTTP_PORT: port.default(9464),
+  EXCHANGE_SYNC_HISTORY: bool.default(true),
+  EXCHANGE_SYNC_HISTORY_SINCE: z
+    .string()
+    .trim()
+    .default('90')
+    .transform((v, ctx) => {
+      if (/^\d+$/.test(v) && Number(v) > 0) return { days: Number(v) };
+      if (/^\d{4}-\d{2}-\d{2}/.test(v) && !Number.isNaN(Date.parse(v))) return { at: new Date(v).toISOString() };
+      ctx.addIssue({ code: 'custom', message: `expected a number of days (90) or an ISO date (2026-01-01), got "${v}"` });
+      return z.NEVER;
+    }),
+  EXCHANGE_SYNC_HISTORY_WINDOWS: z.coerce.number().int().positive().max(10_000).default(20),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
   NATS_CREDS: z.string().min(1).optional(),
   NATS_TOKEN: z.string().min(1).optional(),
@@ -120,6 +132,8 @@ export interface Config {
   warnings: string[];
   nats: { url: string; prefix: string; stream: string; auth: NatsAuth };
   httpPort: number;
+  /** Fills, deposits and withdrawals fetched with each sync; null when EXCHANGE_SYNC_HISTORY=false. */
+  history: { since: { days: number } | { at: string }; maxWindows: number } | null;
 }
 
 type Env = Record<string, string | undefined>;
@@ -284,6 +298,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
       auth: { creds: e.NATS_CREDS, token: natsToken, user: e.NATS_USER, pass: natsPass },
     },
     httpPort: e.EXCHANGE_SYNC_HTTP_PORT,
+    history: e.EXCHANGE_SYNC_HISTORY ? { since: e.EXCHANGE_SYNC_HISTORY_SINCE, maxWindows: e.EXCHANGE_SYNC_HISTORY_WINDOWS } : null,
   };
 }
 

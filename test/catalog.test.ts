@@ -62,7 +62,7 @@ test('an event type or version this release does not know is not read as somethi
     metadata: {},
   };
   assert.throws(() => toCurrent({ ...base, type: 'from_the_future', version: 1, data: {} }), UnknownEventError);
-  assert.equal(tryCurrent({ ...base, type: 'sync_completed', version: 2, data: {} }), undefined);
+  assert.equal(tryCurrent({ ...base, type: 'sync_completed', version: 99, data: {} }), undefined);
   assert.throws(() => upcastData(versioned, 'price_noted', 7, {}), /unknown event price_noted v7/);
   // Every product type has a current version whose schema exists, and an upcaster for each older one.
   for (const [type, def] of Object.entries(catalog)) {

@@ -55,7 +55,7 @@ per-account results go to stdout.`,
     try {
       await migrate(pool);
       const store = new EventStore(pool);
-      const service = new SyncService(store, access, logger);
+      const service = new SyncService(store, access, logger, { history: config.history ?? undefined });
       const results = await Promise.allSettled(accounts.map((a) => service.sync(a, 'cli')));
       await catchUpProjections(store, logger);
       let failed = 0;
@@ -90,5 +90,7 @@ function describe(id: string, r: PromiseSettledResult<SyncResult>): string {
   if (r.status === 'rejected') return `${id}  FAILED  could not record the sync: ${(r.reason as Error).message}`;
   const v = r.value;
   if (v.status === 'failed') return `${id}  FAILED  ${v.errorClass}: ${v.message}`;
-  return `${id}  ok  ${v.changed ? 'changed' : 'unchanged'}  (event ${v.globalPosition})`;
+  const h = v.history;
+  const history = !h ? '' : h.errorClass ? `  history not fetched: ${h.errorClass}: ${h.message}` : `  ${h.trades} new fill${h.trades === 1 ? '' : 's'}, ${h.transfers} new transfer${h.transfers === 1 ? '' : 's'}`;
+  return `${id}  ok  ${v.changed ? 'changed' : 'unchanged'}${history}  (event ${v.globalPosition})`;
 }

@@ -89,7 +89,7 @@ export class Daemon {
     this.store = new EventStore(this.pool);
     this.notifier = new Notifier(config.database.connectionString, this.logger);
     this.access = createExchangeAccess(config.accounts, { logger: this.logger, ...opts.exchange });
-    this.service = new SyncService(this.store, this.access, this.logger);
+    this.service = new SyncService(this.store, this.access, this.logger, { history: config.history ?? undefined });
     this.projector = createProjector(this.store, { notifier: this.notifier, logger: this.logger, pollMs: opts.pollMs });
     this.scheduler = new Scheduler(config.accounts, {
       intervalMs: config.intervalMinutes * 60_000,

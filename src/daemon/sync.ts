@@ -9,13 +9,16 @@ import type { Queryable } from '../events/db.js';
 import type { EventStore, NewEvent } from '../events/store.js';
 import { accountStream, type AccountId } from '../events/streams.js';
 import { tryCurrent } from '../events/typed-events.js';
-import { ExchangeError, type ExchangeAccess, type SnapshotResult } from '../exchanges/index.js';
+import { ExchangeError, type ExchangeAccess, type HistoryState, type SnapshotResult } from '../exchanges/index.js';
+import type { HistoryFetch } from '../exchanges/index.js';
 import { Limiter } from '../exchanges/limiter.js';
 
 export interface SyncResult extends AccountId {
   syncId: string;
   status: 'ok' | 'failed';
   changed?: boolean;
+  /** ok and history on: fills and transfers recorded by this sync, or why the history fetch failed. */
+  history?: { trades: number; transfers: number; errorClass: ExchangeError['errorClass'] | null; message: string | null };
   errorClass?: ExchangeError['errorClass'];
   message?: string;
   retryable?: boolean;
@@ -36,6 +39,19 @@ export function contentHash(s: Snapshot): string {
   return createHash('sha256').update(content).digest('hex');
 }
 
+/** History fetched with each sync: backfill reaches back to `since` (a moment, or days before now), `maxWindows` windows a sync. */
+export interface HistorySettings {
+  since: { days: number } | { at: string };
+  maxWindows: number;
+}
+
+function sinceMs(h: HistorySettings, now: number): number {
+  return 'days' in h.since ? now - h.since.days * 24 * 60 * 60 * 1000 : Date.parse(h.since.at);
+}
+
+/** Progress worth an event of its own even without new items: new channels, backfill, or `to` this far ahead. */
+const RECORD_PROGRESS_MS = 6 * 60 * 60 * 1000;
+
 export class SyncService {
   private readonly running = new Map<string, Promise<SyncResult>>();
   // Each sync holds a pooled connection (its account lock lives in that session) from lock to
@@ -46,10 +62,13 @@ export class SyncService {
     private readonly store: EventStore,
     private readonly exchanges: ExchangeAccess,
     private readonly logger: Logger,
-    opts: { maxConcurrent?: number } = {},
+    opts: { maxConcurrent?: number; history?: HistorySettings } = {},
   ) {
     this.slots = new Limiter(opts.maxConcurrent ?? 8);
+    this.history = opts.history;
   }
+
+  private readonly history: HistorySettings | undefined;
 
   /** Syncs running in this process right now. */
   get inFlight(): number {
@@ -86,10 +105,24 @@ export class SyncService {
         } catch (err) {
           failure = err instanceof ExchangeError ? err : new ExchangeError({ errorClass: 'internal', retryable: false, attempt: 1, message: String(err) });
         }
+        // Under the account's lock, so what the log says is covered cannot change meanwhile.
+        let history: { prior: HistoryState; fetched?: HistoryFetch; error?: ExchangeError } | undefined;
+        if (fetched && this.history) {
+          const prior = await historyState(this.store, stream, client);
+          history = { prior };
+          const now = Date.now();
+          try {
+            history.fetched = await this.exchanges.fetchHistory(account, fetched.snapshot, prior, { now, since: sinceMs(this.history, now), maxWindows: this.history.maxWindows });
+          } catch (err) {
+            // The snapshot still lands: a history that cannot be read must not stop the balances.
+            history.error = err instanceof ExchangeError ? err : new ExchangeError({ errorClass: 'internal', retryable: false, attempt: 1, message: String(err) });
+            log.warn({ errorClass: history.error.errorClass, message: history.error.message }, 'history fetch failed; the snapshot is recorded without it');
+          }
+        }
         const finishedAt = new Date().toISOString();
         const position = await this.store.streamPosition(stream, client);
         const events: NewEvent[] = fetched
-          ? await this.recordedEvents(stream, syncId, trigger, startedAt, finishedAt, fetched, client)
+          ? await this.recordedEvents(stream, syncId, trigger, startedAt, finishedAt, fetched, client, history)
           : [this.failedEvent(syncId, trigger, startedAt, finishedAt, failure!)];
         await client.query('BEGIN');
         try {
@@ -102,6 +135,7 @@ export class SyncService {
             account: account.account,
             status: fetched ? 'ok' : 'failed',
             changed: fetched ? events[0]!.type === 'snapshot_recorded' : undefined,
+            history: historyOutcome(history),
             errorClass: failure?.errorClass,
             message: failure?.message,
             retryable: failure?.retryable,
@@ -140,6 +174,7 @@ export class SyncService {
     finishedAt: string,
     fetched: SnapshotResult,
     client: Queryable,
+    history?: { prior: HistoryState; fetched?: HistoryFetch; error?: ExchangeError },
   ): Promise<NewEvent[]> {
     const { snapshot } = fetched;
     const hash = contentHash(snapshot);
@@ -163,8 +198,9 @@ export class SyncService {
       balances: snapshot.balances.length,
       positions: snapshot.positions.length,
       changed,
+      history: historyOutcome(history) ?? null,
     };
-    return [snapshotEvent, { type: 'sync_completed', data: completed }];
+    return [snapshotEvent, ...historyEvents(syncId, history), { type: 'sync_completed', data: completed }];
   }
 
   private failedEvent(syncId: string, trigger: SyncTrigger, startedAt: string, finishedAt: string, err: ExchangeError): NewEvent {
@@ -180,4 +216,49 @@ export class SyncService {
     };
     return { type: 'sync_failed', data };
   }
+}
+
+/** The coverage the log holds: the newest trades_recorded and transfers_recorded of the stream. */
+export async function historyState(store: EventStore, stream: string, client?: Queryable): Promise<HistoryState> {
+  const [trades, transfers] = await Promise.all([store.lastOfTypes(stream, ['trades_recorded'], client), store.lastOfTypes(stream, ['transfers_recorded'], client)]);
+  const t = trades && tryCurrent(trades);
+  const x = transfers && tryCurrent(transfers);
+  return {
+    trades: t?.type === 'trades_recorded' ? t.data.coverage : {},
+    transfers: x?.type === 'transfers_recorded' ? x.data.coverage : {},
+  };
+}
+
+function historyOutcome(h: { fetched?: HistoryFetch; error?: ExchangeError } | undefined): SyncResult['history'] {
+  if (!h) return undefined;
+  if (h.error) return { trades: 0, transfers: 0, errorClass: h.error.errorClass, message: h.error.message };
+  return { trades: h.fetched?.trades.length ?? 0, transfers: h.fetched?.transfers.length ?? 0, errorClass: null, message: null };
+}
+
+/**
+ * The history events of a sync: new fills (or transfers), or coverage that moved enough to be worth
+ * keeping (a new channel, backfill, `to` RECORD_PROGRESS_MS ahead). Otherwise nothing: the next
+ * sync asks again from the coverage in the log, which is at most that much older.
+ */
+function historyEvents(syncId: string, h: { prior: HistoryState; fetched?: HistoryFetch } | undefined): NewEvent[] {
+  if (!h?.fetched) return [];
+  const out: NewEvent[] = [];
+  const f = h.fetched;
+  if (f.trades.length > 0 || moved(h.prior.trades, f.coverage.trades)) {
+    out.push({ type: 'trades_recorded', data: { syncId, trades: f.trades, coverage: f.coverage.trades } satisfies EventData<'trades_recorded'> });
+  }
+  if (f.transfers.length > 0 || moved(h.prior.transfers, f.coverage.transfers)) {
+    out.push({ type: 'transfers_recorded', data: { syncId, transfers: f.transfers, coverage: f.coverage.transfers } satisfies EventData<'transfers_recorded'> });
+  }
+  return out;
+}
+
+function moved(before: HistoryState['trades'], after: HistoryState['trades']): boolean {
+  for (const [key, next] of Object.entries(after)) {
+    const prev = before[key];
+    if (!prev || next.from !== prev.from) return true;
+    if (Date.parse(next.to) - Date.parse(prev.to) >= RECORD_PROGRESS_MS) return true;
+    if (JSON.stringify(next.pending ?? {}) !== JSON.stringify(prev.pending ?? {})) return true;
+  }
+  return false;
 }

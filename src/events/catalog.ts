@@ -157,6 +157,17 @@ const SyncCompletedV1 = z.object({
   changed: z.boolean(),
 });
 
+/** What a sync's history fetch added, or why it failed; the snapshot is recorded either way. */
+const HistoryOutcome = z.object({
+  trades: z.number().int().nonnegative(),
+  transfers: z.number().int().nonnegative(),
+  errorClass: ErrorClass.nullable(),
+  message: z.string().nullable(),
+});
+
+/** v2: the history fetch's outcome (absent or null where the sync fetched no history). */
+const SyncCompletedV2 = SyncCompletedV1.extend({ history: HistoryOutcome.nullable().optional() });
+
 const SyncFailedV1 = z.object({
   syncId,
   trigger: SyncTrigger,
@@ -166,6 +177,84 @@ const SyncFailedV1 = z.object({
   message: z.string(),
   retryable: z.boolean(),
   attempt: z.number().int().positive(),
+});
+
+// --- history: fills, deposits and withdrawals -----------------------------------------------------
+
+/** A fee part as the exchange charged it. */
+export const FeeSchema = z.object({ currency: z.string().min(1), cost: Decimal });
+export type Fee = z.infer<typeof FeeSchema>;
+
+export const MarketType = z.enum(['spot', 'margin', 'swap', 'future', 'option']);
+
+/** One fill, as the exchange reported it. `amount` is in base units (contracts for inverse contracts). */
+export const TradeSchema = z.object({
+  /** The exchange's trade (execution) id: unique per account and channel. */
+  id: z.string().min(1),
+  orderId: z.string().nullable(),
+  symbol: z.string().min(1),
+  marketType: MarketType,
+  side: z.enum(['buy', 'sell']),
+  amount: Decimal,
+  price: Decimal,
+  /** amount x price (x contract size) in the quote, as the exchange computed it. */
+  cost: Decimal,
+  /** Every fee part; usually one, none for a fee-free fill. */
+  fees: z.array(FeeSchema),
+  takerOrMaker: z.enum(['taker', 'maker']).nullable(),
+  /** The exchange's time of the fill. */
+  timestamp: Iso,
+  /** Derivatives: the PnL the exchange realized on this fill, where it reports one. */
+  realizedPnl: Decimal.nullable(),
+});
+export type Trade = z.infer<typeof TradeSchema>;
+
+export const TransferStatus = z.enum(['pending', 'ok', 'failed', 'canceled']);
+export type TransferStatus = z.infer<typeof TransferStatus>;
+
+export const TransferSchema = z.object({
+  id: z.string().min(1),
+  type: z.enum(['deposit', 'withdrawal']),
+  currency: z.string().min(1),
+  amount: Decimal,
+  fee: FeeSchema.nullable(),
+  status: TransferStatus,
+  network: z.string().nullable(),
+  txid: z.string().nullable(),
+  timestamp: Iso,
+});
+export type Transfer = z.infer<typeof TransferSchema>;
+
+/**
+ * Where one history channel (a sequence the exchange pages through: bybit's spot fills, binance's
+ * BTCUSDT fills, deposits, ...) stands. Every item of the channel whose time is in [from, to) is in
+ * the log. `recent` holds the ids (and times) of the recorded items in the last minutes before
+ * `to`, which the next fetch asks again (exchanges publish some fills late); `pending` the
+ * transfers whose status may still change. So the log alone says where to resume and what is already there.
+ */
+export const ChannelStateSchema = z.object({
+  from: Iso,
+  to: Iso,
+  recent: z.record(z.string(), Iso),
+  pending: z.record(z.string(), z.object({ status: TransferStatus, at: Iso })).optional(),
+});
+export type ChannelState = z.infer<typeof ChannelStateSchema>;
+export const CoverageSchema = z.record(z.string().min(1), ChannelStateSchema);
+export type Coverage = z.infer<typeof CoverageSchema>;
+
+const TradesRecordedV1 = z.object({
+  syncId,
+  /** New fills only: each fill is in the log once per account. */
+  trades: z.array(TradeSchema),
+  /** Every trade channel's state after this batch (the newest event holds all of it). */
+  coverage: CoverageSchema,
+});
+
+const TransfersRecordedV1 = z.object({
+  syncId,
+  /** New transfers, and transfers whose status changed (previousStatus is the recorded one). */
+  transfers: z.array(TransferSchema.extend({ previousStatus: TransferStatus.nullable() })),
+  coverage: CoverageSchema,
 });
 
 /**
@@ -192,8 +281,10 @@ export const catalog = {
     upcast: { 1: (d) => ({ syncId: d.syncId, contentHash: d.contentHash, snapshot: upcastSnapshotV1(d.snapshot) }) },
   }),
   snapshot_unchanged: defineEvent({ versions: { 1: SnapshotUnchangedV1 }, current: 1, upcast: {} }),
-  sync_completed: defineEvent({ versions: { 1: SyncCompletedV1 }, current: 1, upcast: {} }),
+  sync_completed: defineEvent({ versions: { 1: SyncCompletedV1, 2: SyncCompletedV2 }, current: 2, upcast: { 1: (d) => ({ ...d, history: null }) } }),
   sync_failed: defineEvent({ versions: { 1: SyncFailedV1 }, current: 1, upcast: {} }),
+  trades_recorded: defineEvent({ versions: { 1: TradesRecordedV1 }, current: 1, upcast: {} }),
+  transfers_recorded: defineEvent({ versions: { 1: TransfersRecordedV1 }, current: 1, upcast: {} }),
 } as const satisfies Catalog;
 
 /** What the log machinery needs of an event type, whatever the catalog (tests bring their own). */

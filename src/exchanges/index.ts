@@ -8,6 +8,7 @@ import { AccountFacts } from './account-facts.js';
 import { loadExchange } from './ccxt-modules.js';
 import { ExchangeError, toExchangeError } from './errors.js';
 import { fetchOnce } from './fetch.js';
+import { fetchHistory, type HistoryOptions, type HistoryResult, type HistoryState } from './history/index.js';
 import { endpointKey, type Instance } from './instances.js';
 import { Limiter } from './limiter.js';
 import { MarketCache } from './markets.js';
@@ -16,6 +17,7 @@ import { backoffMs, DEFAULT_RETRY, sleep, type RetryPolicy } from './retry.js';
 import { scrub } from './scrub.js';
 import { DispatcherPool } from './transport.js';
 
+export { coverageOf, type HistoryOptions, type HistoryState, type RecordedTransfer } from './history/index.js';
 export { ExchangeError, classify, type Classification, type ErrorClass } from './errors.js';
 export { rewriteApiUrls, allUrls } from './urls.js';
 export { tunedOptions } from './instances.js';
@@ -65,9 +67,21 @@ export interface SnapshotResult {
   requests: number;
 }
 
+export interface HistoryFetch extends HistoryResult {
+  attempts: number;
+  fetchMs: number;
+  requests: number;
+}
+
 export interface ExchangeAccess {
   /** Fetches one account's snapshot; rejects with an ExchangeError only. */
   fetchSnapshot(account: AccountId): Promise<SnapshotResult>;
+  /**
+   * Fetches the fills and transfers not in `prior` (the coverage the log holds), up to a budget of
+   * windows; `snapshot` is the account's current one (binance: which symbols to search). Rejects
+   * with an ExchangeError only.
+   */
+  fetchHistory(account: AccountId, snapshot: Snapshot, prior: HistoryState, opts: HistoryOptions): Promise<HistoryFetch>;
   accounts(): AccountInfo[];
   /** Stops the market timer, ends pending retries and closes the HTTP connections. */
   close(): Promise<void>;
@@ -135,7 +149,20 @@ export function createExchangeAccess(accountList: Account[], options: ExchangeAc
     }
   }
 
-  async function fetchSnapshot(ref: AccountId): Promise<SnapshotResult> {
+  interface Attempted<T> {
+    value: T;
+    attempts: number;
+    fetchMs: number;
+    requests: number;
+  }
+
+  /**
+   * Runs `work` for one account with retries: each try entirely inside the endpoint's limiter
+   * slot (borrow an instance, give it this account's credentials, run, hand it back wiped). The
+   * limiter allows as many tries per endpoint set as a pool has instances, so one instance never
+   * serves two at once.
+   */
+  async function attempted<T>(ref: AccountId, what: string, work: (inst: Instance, slot: Slot) => Promise<T>): Promise<Attempted<T>> {
     const slot = slots.get(accountStream(ref));
     if (!slot) throw new ExchangeError({ errorClass: 'internal', retryable: false, attempt: 1, message: `unknown account ${accountStream(ref)}` });
     const account = slot.account;
@@ -154,9 +181,6 @@ export function createExchangeAccess(accountList: Account[], options: ExchangeAc
     let requests = 0;
     let resyncFirst = false;
 
-    // One try, entirely inside the endpoint's limiter slot: borrow an instance, give it this
-    // account's credentials, run, and hand it back wiped. The limiter allows as many snapshots
-    // per endpoint set as a pool has instances, so one instance never serves two at once.
     const attemptOnce = (resyncNow: boolean) =>
       limiter(endpoint).run(async () => {
         const inst = pool.acquire(account);
@@ -165,7 +189,7 @@ export function createExchangeAccess(accountList: Account[], options: ExchangeAc
           await dispatchers.adopt(inst, endpoint);
           if (resyncNow) await resync(inst, pool, account);
           await markets.attach(inst, account, account.options.fetchMarkets);
-          return await fetchOnce(inst, account, o.quote, slot.facts);
+          return await work(inst, slot);
         } finally {
           requests += inst.requestCount - before;
           pool.release(inst);
@@ -178,19 +202,17 @@ export function createExchangeAccess(accountList: Account[], options: ExchangeAc
         await markets.ready(account, account.options.fetchMarkets);
         const resyncNow = resyncFirst;
         resyncFirst = false;
-        const snapshot = await attemptOnce(resyncNow);
-        const result = { snapshot, attempts: attempt, fetchMs: Math.round(performance.now() - started), requests };
-        logger.debug({ ...log, attempts: attempt, fetchMs: result.fetchMs, balances: snapshot.balances.length, positions: snapshot.positions.length }, 'snapshot fetched');
-        return result;
+        const value = await attemptOnce(resyncNow);
+        return { value, attempts: attempt, fetchMs: Math.round(performance.now() - started), requests };
       } catch (err) {
         const error = toExchangeError(err, account.exchange, attempt, account);
         const last = !error.retryable || attempt >= policy.maxAttempts || closing.signal.aborted;
         if (last) {
-          logger.warn({ ...log, errorClass: error.errorClass, retryable: error.retryable, attempt, message: error.message }, 'snapshot failed');
+          logger.warn({ ...log, errorClass: error.errorClass, retryable: error.retryable, attempt, message: error.message }, `${what} failed`);
           throw error;
         }
         const waitMs = backoffMs(policy, attempt);
-        logger.info({ ...log, errorClass: error.errorClass, attempt, waitMs, message: error.message }, 'snapshot attempt failed; retrying');
+        logger.info({ ...log, errorClass: error.errorClass, attempt, waitMs, message: error.message }, `${what} attempt failed; retrying`);
         // The offset is re-measured at the start of the next try, on whichever instance it gets.
         if (error.errorClass === 'nonce') resyncFirst = true;
         await sleep(waitMs, closing.signal);
@@ -200,8 +222,23 @@ export function createExchangeAccess(accountList: Account[], options: ExchangeAc
     }
   }
 
+  async function fetchSnapshot(ref: AccountId): Promise<SnapshotResult> {
+    const r = await attempted(ref, 'snapshot', (inst, slot) => fetchOnce(inst, slot.account, o.quote, slot.facts));
+    logger.debug(
+      { exchange: ref.exchange, account: ref.account, attempts: r.attempts, fetchMs: r.fetchMs, balances: r.value.balances.length, positions: r.value.positions.length },
+      'snapshot fetched',
+    );
+    return { snapshot: r.value, attempts: r.attempts, fetchMs: r.fetchMs, requests: r.requests };
+  }
+
+  async function fetchHistoryOf(ref: AccountId, snapshot: Snapshot, prior: HistoryState, opts: HistoryOptions): Promise<HistoryFetch> {
+    const r = await attempted(ref, 'history', (inst) => fetchHistory(inst, snapshot, prior, opts));
+    return { ...r.value, attempts: r.attempts, fetchMs: r.fetchMs, requests: r.requests };
+  }
+
   return {
     fetchSnapshot,
+    fetchHistory: fetchHistoryOf,
     accounts: () =>
       [...slots.values()].map(({ account: a }) => ({ exchange: a.exchange, account: a.account, testnet: a.testnet, apiUrl: a.apiUrl ? withoutUserinfo(a.apiUrl) : null })),
     async close() {

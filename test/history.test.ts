@@ -1,0 +1,170 @@
+// Fills, deposits and withdrawals through the sync service, against the emulator and the real
+// PostgreSQL: each recorded once whatever windows, pages, retries and crashes do, resumed from the
+// log, backfilled in bounded steps.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Account } from '../src/config.js';
+import { historyState, SyncService, type HistorySettings } from '../src/daemon/sync.js';
+import { startEmulator, type Emulator, type EmulatorAccountInput } from '../src/emulator/index.js';
+import type { Trade } from '../src/events/catalog.js';
+import { EventStore } from '../src/events/store.js';
+import { tryCurrent } from '../src/events/typed-events.js';
+import { createExchangeAccess, type ExchangeAccess } from '../src/exchanges/index.js';
+import { silentLogger } from '../src/log.js';
+import { createTestDb, type TestDb } from './support/db.js';
+
+const DAY = 24 * 60 * 60 * 1000;
+let db: TestDb;
+let emu: Emulator;
+let store: EventStore;
+let seq = 0;
+
+before(async () => {
+  db = await createTestDb();
+  store = new EventStore(db.pool);
+  emu = await startEmulator({ port: 0, scenario: 'empty', driftMs: 0 });
+  emu.freezePrices(true);
+});
+after(async () => {
+  await emu.close();
+  await db.drop();
+});
+
+type Input = Partial<EmulatorAccountInput> & { exchange: 'bybit' | 'binance' | 'okx' };
+
+function account(input: Input): Account {
+  seq++;
+  const apiKey = `${input.exchange}-history-${seq}`;
+  const secret = `${input.exchange}-hsecret-${seq}`;
+  const passphrase = input.exchange === 'okx' ? `hpass-${seq}` : undefined;
+  emu.setAccount({ apiKey, secret, balances: { USDT: { free: '100000', used: '0' }, BTC: { free: '1', used: '0' } }, positions: [], ...(passphrase ? { passphrase } : {}), ...input } as EmulatorAccountInput);
+  return { account: `h${seq}`, exchange: input.exchange, apiKey, secret, password: passphrase, testnet: false, apiUrl: emu.url, options: {} };
+}
+
+async function withService<T>(a: Account, history: HistorySettings, fn: (s: SyncService, access: ExchangeAccess) => Promise<T>): Promise<T> {
+  const access = createExchangeAccess([a], { retryBaseMs: 5, retryMaxMs: 10, maxAttempts: 2 });
+  try {
+    return await fn(new SyncService(store, access, silentLogger(), { history }), access);
+  } finally {
+    await access.close();
+  }
+}
+
+/** Every fill the stream's events recorded, in log order. */
+async function recordedTrades(a: Account): Promise<Trade[]> {
+  const events = await store.readStream(`${a.exchange}:${a.account}`);
+  return events.flatMap((e) => {
+    const c = tryCurrent(e);
+    return c?.type === 'trades_recorded' ? c.data.trades : [];
+  });
+}
+
+/** `n` spot fills spread over the last `days` days, oldest first. */
+function seededFills(n: number, days: number, now = Date.now()) {
+  return Array.from({ length: n }, (_, i) => ({
+    symbol: 'BTC/USDT',
+    side: i % 3 === 0 ? ('sell' as const) : ('buy' as const),
+    amount: `0.00${(i % 9) + 1}`,
+    price: `${60000 + i}.5`,
+    at: now - days * DAY + Math.floor(((i + 0.5) * days * DAY) / n),
+  }));
+}
+
+describe('bybit history', () => {
+  test('a 60-day backfill over 7-day windows and 100-fill pages gets every fill once, in bounded steps, resumed from the log', async () => {
+    // 450 fills over 60 days: 9 windows of 7 days, some of more than one page.
+    const fills = seededFills(450, 60);
+    const a = account({ exchange: 'bybit', trades: fills });
+    const history: HistorySettings = { since: { days: 90 }, maxWindows: 8 };
+    await withService(a, history, async (service) => {
+      const first = await service.sync(a, 'cli');
+      assert.equal(first.status, 'ok', first.message);
+      // 8 windows: the newest fills first, backfill continuing next time.
+      const partial = await recordedTrades(a);
+      assert.ok(partial.length > 0 && partial.length < 450, `first sync recorded ${partial.length}`);
+      // Until every channel is covered back to `since`: 90 days are 13 windows for each of the
+      // three trade categories and 3 for deposits and for withdrawals, 45 windows, 6 syncs of 8.
+      const complete = async () => {
+        const state = await historyState(store, `bybit:${a.account}`);
+        return [...Object.values(state.trades), ...Object.values(state.transfers)].every((c) => Date.parse(c.from) <= Date.now() - 90 * DAY + 60_000);
+      };
+      let syncs = 1;
+      while (!(await complete()) && syncs < 20) {
+        assert.equal((await service.sync(a, 'cli')).status, 'ok');
+        syncs++;
+      }
+      assert.equal(syncs, 6);
+      // A few more syncs with nothing new record no fill twice.
+      for (let i = 0; i < 3; i++) await service.sync(a, 'cli');
+    });
+    const got = await recordedTrades(a);
+    assert.equal(got.length, 450);
+    assert.equal(new Set(got.map((t) => t.id)).size, 450, 'each fill once');
+    const want = emu.fills('bybit', a.apiKey!);
+    const byId = new Map(got.map((t) => [t.id, t]));
+    for (const f of want) {
+      const t = byId.get(f.id);
+      assert.ok(t, `fill ${f.id} recorded`);
+      assert.deepEqual([t.symbol, t.side, t.amount, t.price, t.timestamp], [f.symbol, f.side, f.amount, f.price, new Date(f.timestamp).toISOString()]);
+    }
+    const state = await historyState(store, `bybit:${a.account}`);
+    assert.deepEqual(Object.keys(state.trades).sort(), ['trades:inverse', 'trades:linear', 'trades:spot']);
+    assert.deepEqual(Object.keys(state.transfers).sort(), ['deposits', 'withdrawals']);
+
+  });
+
+  test('new fills after the backfill arrive once, including one published late inside the overlap', async () => {
+    const a = account({ exchange: 'bybit' });
+    const history: HistorySettings = { since: { days: 3 }, maxWindows: 20 };
+    await withService(a, history, async (service) => {
+      await service.sync(a, 'cli');
+      emu.trade('bybit', a.apiKey!, { symbol: 'BTC/USDT', side: 'buy', amount: '0.01', price: '65000' });
+      const r = await service.sync(a, 'cli');
+      assert.equal(r.history?.trades, 1);
+      // A fill the exchange lists only now, with a time 2 minutes back.
+      emu.trade('bybit', a.apiKey!, { symbol: 'BTC/USDT', side: 'sell', amount: '0.005', price: '65100', at: Date.now() - 120_000 });
+      const late = await service.sync(a, 'cli');
+      assert.equal(late.history?.trades, 1);
+      const again = await service.sync(a, 'cli');
+      assert.equal(again.history?.trades, 0);
+    });
+    const got = await recordedTrades(a);
+    assert.deepEqual(
+      got.map((t) => [t.side, t.amount, t.price]),
+      [
+        ['buy', '0.01', '65000'],
+        ['sell', '0.005', '65100'],
+      ],
+    );
+    // The fills moved the emulated balances, and the snapshot shows it: 1 + 0.01 - fee - 0.005.
+    const view = emu.account('bybit', a.apiKey!);
+    assert.ok(view.balances.BTC);
+  });
+
+  test('a crash between fetch and append records nothing; the next sync, by this daemon or another, records each fill once', async (t) => {
+    const a = account({ exchange: 'bybit', trades: seededFills(30, 2) });
+    const stream = `bybit:${a.account}`;
+    const history: HistorySettings = { since: { days: 3 }, maxWindows: 20 };
+    // The database refuses this stream's appends: the fills are fetched, then nothing is stored,
+    // as when the process dies between the two.
+    const fn = `refuse_${seq}`;
+    await db.pool.query(`CREATE FUNCTION public.${fn}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'simulated crash'; END $$`);
+    await db.pool.query(`CREATE TRIGGER ${fn} BEFORE INSERT ON exchange_sync.events FOR EACH ROW WHEN (NEW.stream_id = '${stream}') EXECUTE FUNCTION public.${fn}()`);
+    t.after(() => db.pool.query(`DROP TRIGGER IF EXISTS ${fn} ON exchange_sync.events; DROP FUNCTION IF EXISTS public.${fn}()`));
+    await withService(a, history, async (service) => {
+      await assert.rejects(service.sync(a, 'cli'), /simulated crash/);
+    });
+    assert.deepEqual(await store.readStream(stream), []);
+    await db.pool.query(`DROP TRIGGER ${fn} ON exchange_sync.events`);
+    await withService(a, history, async (service) => {
+      assert.equal((await service.sync(a, 'cli')).history?.trades, 30);
+    });
+    // Another daemon (its own adapter, nothing in memory) syncs the same account right after.
+    await withService(a, history, async (other) => {
+      assert.equal((await other.sync(a, 'cli')).history?.trades, 0);
+    });
+    const got = await recordedTrades(a);
+    assert.equal(got.length, 30);
+    assert.equal(new Set(got.map((x) => x.id)).size, 30);
+  });
+});
