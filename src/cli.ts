@@ -13,8 +13,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   rebuild: { summary: 'rebuild the projection tables from the log', load: async () => (await import('./commands/rebuild.js')).rebuild },
   balances: { summary: 'balances now, or --at a moment', load: async () => (await import('./commands/balances.js')).balances },
   positions: { summary: 'positions now, or --at a moment', load: async () => (await import('./commands/positions.js')).positions },
+  trades: { summary: 'the recorded fills', load: async () => (await import('./commands/history.js')).trades },
+  transfers: { summary: 'the recorded deposits and withdrawals', load: async () => (await import('./commands/history.js')).transfers },
   events: { summary: 'read (and --follow) the event log', load: async () => (await import('./commands/events.js')).events },
-  emulator: { summary: 'the local Bybit/Binance emulator', load: async () => (await import('./commands/emulator.js')).emulator },
+  emulator: { summary: 'the local bybit/binance/okx emulator', load: async () => (await import('./commands/emulator.js')).emulator },
   demo: { summary: 'emulator + daemon against the local PostgreSQL and NATS', load: async () => (await import('./commands/demo.js')).demo },
 };
 

@@ -147,6 +147,13 @@ describe('one daemon', () => {
       return s.accounts.every((a) => a.lastSync?.status === 'ok') && s;
     });
     assert.ok('relay' in status.lag && 'projections' in status.lag);
+    // History coverage per account: the channels the first sync started backfilling.
+    const now = (await request('cmd.status', '')).json<{ accounts: { exchange: string; history: { trades: { from: string; to: string; complete: boolean; channels: number } | null } | null }[] }>();
+    const bybit = now.accounts.find((a) => a.exchange === 'bybit')!;
+    assert.ok(bybit.history?.trades, JSON.stringify(bybit.history));
+    assert.equal(bybit.history.trades.channels, 3);
+    assert.equal(typeof bybit.history.trades.complete, 'boolean');
+    assert.ok(Date.parse(bybit.history.trades.from) < Date.parse(bybit.history.trades.to));
   });
 
   test('/healthz, /readyz and /metrics answer', async () => {

@@ -11,9 +11,19 @@ import { EventStore } from '../src/events/store.js';
 import { tryCurrent } from '../src/events/typed-events.js';
 import { createExchangeAccess, type ExchangeAccess } from '../src/exchanges/index.js';
 import { silentLogger } from '../src/log.js';
+import { catchUpProjections } from '../src/projections/index.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createTestDb, type TestDb } from './support/db.js';
 
 const DAY = 24 * 60 * 60 * 1000;
+const run = promisify(execFile);
+
+/** The CLI against this suite's database: stdout parsed as JSON. */
+async function cliJson(...args: string[]): Promise<unknown> {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args, '--json'], { env: { ...process.env, DATABASE_URL: db.url } });
+  return JSON.parse(stdout);
+}
 let db: TestDb;
 let emu: Emulator;
 let store: EventStore;
@@ -166,5 +176,74 @@ describe('bybit history', () => {
     const got = await recordedTrades(a);
     assert.equal(got.length, 30);
     assert.equal(new Set(got.map((x) => x.id)).size, 30);
+  });
+
+  test('trades --json and transfers --json print the recorded rows; a pending deposit that settles is one transfer, its status changed', async () => {
+    const a = account({ exchange: 'bybit' });
+    const history: HistorySettings = { since: { days: 1 }, maxWindows: 20 };
+    await withService(a, history, async (service) => {
+      await service.sync(a, 'cli');
+      const fill = emu.trade('bybit', a.apiKey!, { symbol: 'BTC/USDT', side: 'buy', amount: '0.02', price: '64000.5', fee: { cost: '0.00002' } });
+      const dep = emu.deposit('bybit', a.apiKey!, { currency: 'USDT', amount: '250.75', status: 'pending', txid: '0xabc' });
+      assert.deepEqual((await service.sync(a, 'cli')).history, { trades: 1, transfers: 1, errorClass: null, message: null });
+      emu.setTransferStatus('bybit', a.apiKey!, dep.id, 'ok');
+      assert.deepEqual((await service.sync(a, 'cli')).history, { trades: 0, transfers: 1, errorClass: null, message: null });
+      assert.deepEqual((await service.sync(a, 'cli')).history, { trades: 0, transfers: 0, errorClass: null, message: null });
+      await catchUpProjections(store);
+      assert.deepEqual(await cliJson('trades', '--account', `bybit:${a.account}`), [
+        {
+          exchange: 'bybit',
+          account: a.account,
+          tradeId: fill.id,
+          orderId: fill.orderId,
+          symbol: 'BTC/USDT',
+          marketType: 'spot',
+          side: 'buy',
+          amount: '0.02',
+          price: '64000.5',
+          cost: '1280.01',
+          fee: { currency: 'BTC', cost: '0.00002' },
+          fees: [{ currency: 'BTC', cost: '0.00002' }],
+          takerOrMaker: fill.takerOrMaker,
+          realizedPnl: null,
+          tradedAt: new Date(fill.timestamp).toISOString(),
+        },
+      ]);
+      const transfers = (await cliJson('transfers', '--account', `bybit:${a.account}`)) as Array<Record<string, unknown>>;
+      assert.equal(transfers.length, 1);
+      assert.deepEqual(
+        [transfers[0]!.type, transfers[0]!.currency, transfers[0]!.amount, transfers[0]!.status, transfers[0]!.txid],
+        ['deposit', 'USDT', '250.75', 'ok', '0xabc'],
+      );
+      const events = await store.readStream(`bybit:${a.account}`);
+      const changes = events.flatMap((e) => {
+        const c = tryCurrent(e);
+        return c?.type === 'transfers_recorded' ? c.data.transfers.map((x) => [x.previousStatus, x.status]) : [];
+      });
+      assert.deepEqual(changes, [
+        [null, 'pending'],
+        ['pending', 'ok'],
+      ]);
+    });
+  });
+
+  test('a garbled history reply leaves the snapshot recorded and the history untouched, and says why', async () => {
+    const a = account({ exchange: 'bybit', trades: seededFills(5, 1) });
+    const history: HistorySettings = { since: { days: 2 }, maxWindows: 20 };
+    emu.injectFault({ exchange: 'bybit', kind: 'malformed', apiKey: a.apiKey!, path: '/v5/execution/list', count: 100 });
+    try {
+      await withService(a, history, async (service) => {
+        const r = await service.sync(a, 'cli');
+        assert.equal(r.status, 'ok');
+        assert.equal(r.history?.errorClass, 'bad_response');
+        const types = (await store.readStream(`bybit:${a.account}`)).map((e) => e.type);
+        assert.deepEqual(types, ['snapshot_recorded', 'sync_completed']);
+      });
+    } finally {
+      emu.clearFaults();
+    }
+    await withService(a, history, async (service) => {
+      assert.equal((await service.sync(a, 'cli')).history?.trades, 5);
+    });
   });
 });

@@ -81,8 +81,45 @@ function syncEvents(id: AccountId, n: number): NewEvent[] {
     fetchedAt: at,
     exchangeTime: null,
   };
+  const history: NewEvent[] = [];
+  if (n % 3 === 1) {
+    // Two fills a time, one with its fee in two currencies.
+    const trades = [0, 1].map((k) => ({
+      id: `${n}-${k}`,
+      orderId: k ? null : `o${n}`,
+      symbol: k ? 'ETH/USDT:USDT' : 'BTC/USDT',
+      marketType: k ? ('swap' as const) : ('spot' as const),
+      side: k ? ('sell' as const) : ('buy' as const),
+      amount: `0.0${k + 1}`,
+      price: `6${n}000.5`,
+      cost: `${6 * (k + 1)}${n}0.005`,
+      fees: k ? [{ currency: 'USDT', cost: '0.1' }, { currency: 'BNB', cost: '0.0001' }] : [{ currency: 'BTC', cost: '0.00001' }],
+      takerOrMaker: k ? ('maker' as const) : null,
+      timestamp: at,
+      realizedPnl: k ? '-1.5' : null,
+    }));
+    history.push({ type: 'trades_recorded', data: { syncId, trades, coverage: {} } });
+  }
+  if (n % 6 === 2 || n % 6 === 5) {
+    // A deposit recorded pending, and three syncs later as settled (or failed): one row, the newest status.
+    const settled = n % 6 === 5;
+    const transfer = {
+      id: `d${Math.floor(n / 6)}`,
+      type: 'deposit' as const,
+      currency: 'USDT',
+      amount: `${n}00.25`,
+      fee: null,
+      status: settled ? (n % 12 === 5 ? ('ok' as const) : ('failed' as const)) : ('pending' as const),
+      network: 'TRC20',
+      txid: settled ? `0x${n}` : null,
+      timestamp: at,
+      previousStatus: settled ? ('pending' as const) : null,
+    };
+    history.push({ type: 'transfers_recorded', data: { syncId, transfers: [transfer], coverage: {} } });
+  }
   return [
     { type: 'snapshot_recorded', data: { syncId, contentHash: hash(snapshot), snapshot } },
+    ...history,
     { type: 'sync_completed', data: { ...timing, fetchMs: 40 + n, attempts: 1, balances: snapshot.balances.length, positions: snapshot.positions.length, changed: true } },
   ];
 }
@@ -178,13 +215,15 @@ describe('every registered projection', () => {
     }
   });
 
-  test('the registry lists balances, positions and sync_runs, each with its own checkpoint', () => {
+  test('the registry lists balances, positions, sync_runs, trades and transfers, each with its own checkpoint', () => {
     assert.deepEqual(
       PROJECTIONS.map((p) => [p.name, p.checkpoint]),
       [
         ['balances', 'projection:balances'],
         ['positions', 'projection:positions'],
         ['sync_runs', 'projection:sync_runs'],
+        ['trades', 'projection:trades'],
+        ['transfers', 'projection:transfers'],
       ],
     );
   });
@@ -247,7 +286,7 @@ describe('a projection added to a populated log', () => {
     );
     assert.deepEqual(
       others.rows.map((r) => r.subscriber),
-      ['projection:balances', 'projection:positions', 'projection:sync_runs'],
+      ['projection:balances', 'projection:positions', 'projection:sync_runs', 'projection:trades', 'projection:transfers'],
     );
     const registry = [...PROJECTIONS, toy];
     await catchUpProjections(store, undefined, { projections: registry });

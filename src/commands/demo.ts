@@ -114,7 +114,8 @@ Options:
 };
 
 async function runDemo(port: number, httpPort: number | undefined, embedded: EmbeddedPostgres | undefined): Promise<number> {
-  const emulator = await startEmulator({ port });
+  // The demo accounts trade now and then, so fills arrive in the log while it runs.
+  const emulator = await startEmulator({ port, tradeEveryMs: 20_000 });
   const databaseUrl = embedded?.url ?? (process.env.DATABASE_URL || DEMO_DB);
   const env = {
     ...process.env,

@@ -14,10 +14,11 @@ import { Notifier } from '../events/subscription.js';
 import { createExchangeAccess, type ExchangeAccess, type ExchangeAccessOptions } from '../exchanges/index.js';
 import { backoffMs } from '../backoff.js';
 import { createProjector, lastSyncs, type Projector } from '../projections/index.js';
+import { historyCoverage } from './history-status.js';
 import { CommandEndpoints, CommandError, type SyncCommand } from './commands.js';
 import { connectNats, type NatsConnection } from './nats.js';
 import { Scheduler } from './scheduler.js';
-import { SyncService, type SyncResult } from './sync.js';
+import { sinceMs, SyncService, type SyncResult } from './sync.js';
 import { DaemonWiring } from './wiring.js';
 
 export interface DaemonOptions {
@@ -190,6 +191,8 @@ export class Daemon {
 
   async status(): Promise<unknown> {
     const last = new Map((await lastSyncs(this.pool)).map((l) => [accountStream(l), l]));
+    const h = this.config.history;
+    const history = h ? await historyCoverage(this.pool, sinceMs(h, Date.now())) : undefined;
     const next = new Map(this.scheduler.nextRuns().map((n) => [accountStream(n), n]));
     return {
       daemon: { id: this.id, pid: process.pid, startedAt: this.startedAt.toISOString(), syncsInFlight: this.service.inFlight, scheduling: this.config.syncEnabled },
@@ -202,6 +205,9 @@ export class Daemon {
           lastSync: l ? { syncId: l.syncId, status: l.status, finishedAt: l.finishedAt, errorClass: l.errorClass } : null,
           nextScheduledAt: n?.next ? new Date(n.next).toISOString() : null,
           consecutiveFailures: n?.failures ?? 0,
+          // null: history is off (EXCHANGE_SYNC_HISTORY=false); a kind null: nothing recorded yet,
+          // or the exchange cannot list it.
+          history: history ? (history.get(accountStream(a)) ?? { trades: null, transfers: null }) : null,
         };
       }),
       lag: await this.wiring.lags(),

@@ -45,7 +45,8 @@ export interface HistorySettings {
   maxWindows: number;
 }
 
-function sinceMs(h: HistorySettings, now: number): number {
+/** Where the backfill reaches back to, now. */
+export function sinceMs(h: HistorySettings, now: number): number {
   return 'days' in h.since ? now - h.since.days * 24 * 60 * 60 * 1000 : Date.parse(h.since.at);
 }
 

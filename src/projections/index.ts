@@ -12,6 +12,8 @@ export { createProjector, catchUpProjections, Projector, type ProjectorOptions }
 export { rebuild, UnknownProjectionError, type RebuildProgress, type RebuildOptions, type RebuildResult } from './rebuild.js';
 export { projectionAt } from './as-of.js';
 export { liveTables, shadowTables } from './tables.js';
+export { trades, singleFee, type TradeRow } from './trades.js';
+export { transfers, type TransferRow } from './transfers.js';
 export { balances, totalsByAsset, type AssetTotalRow, type BalanceRow } from './balances.js';
 export { positions, type PositionRow } from './positions.js';
 export { syncRuns, lastSyncs, type SyncRunRow } from './sync-runs.js';

@@ -4,8 +4,10 @@ import { balances } from './balances.js';
 import { positions } from './positions.js';
 import type { Projection } from './projection.js';
 import { syncRuns } from './sync-runs.js';
+import { trades } from './trades.js';
+import { transfers } from './transfers.js';
 
-export const PROJECTIONS: readonly Projection[] = [balances, positions, syncRuns];
+export const PROJECTIONS: readonly Projection[] = [balances, positions, syncRuns, trades, transfers];
 
 export const PROJECTION_NAMES = PROJECTIONS.map((p) => p.name);
 

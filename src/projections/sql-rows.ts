@@ -20,6 +20,28 @@ export async function insertRows<R>(tx: Queryable, table: string, columns: Colum
   await tx.query(`INSERT INTO ${table} (${names}) SELECT ${fields} FROM json_to_recordset($1::json) AS r (${record})`, [JSON.stringify(rows)]);
 }
 
+/**
+ * insertRows that updates the row with `key` instead where it exists: a later event about the same
+ * thing (a transfer's new status) wins. `rows` must not repeat a key (one statement cannot update
+ * a row twice); keep the newest of each.
+ */
+export async function upsertRows<R>(tx: Queryable, table: string, columns: ColumnSpec<R>, rows: readonly R[], key: readonly string[]): Promise<void> {
+  if (rows.length === 0) return;
+  const names = columns.map(([c]) => c).join(', ');
+  const fields = columns.map(([, , k]) => `"${k}"`).join(', ');
+  const record = columns.map(([, type, k]) => `"${k}" ${type}`).join(', ');
+  const updates = columns
+    .map(([c]) => c)
+    .filter((c) => !key.includes(c))
+    .map((c) => `${c} = EXCLUDED.${c}`)
+    .join(', ');
+  await tx.query(
+    `INSERT INTO ${table} (${names}) SELECT ${fields} FROM json_to_recordset($1::json) AS r (${record})
+     ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${updates}`,
+    [JSON.stringify(rows)],
+  );
+}
+
 /** `column AS "field"` for each column, numeric as text: a SELECT list that reads rows back as R. */
 export function selectList<R>(columns: ColumnSpec<R>): string {
   return columns.map(([c, type, key]) => `${type === 'numeric' ? `${c}::text` : c} AS "${key}"`).join(', ');

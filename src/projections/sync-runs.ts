@@ -22,6 +22,11 @@ export type SyncRunRow = AccountId & {
   balances: number | null;
   positions: number | null;
   fetchMs: number | null;
+  /** ok with history: fills and transfers this sync recorded, or why its history fetch failed. */
+  newTrades: number | null;
+  newTransfers: number | null;
+  historyErrorClass: ErrorClass | null;
+  historyError: string | null;
   eventPosition: number;
 };
 
@@ -41,6 +46,10 @@ const COLUMNS: ColumnSpec<SyncRunRow> = [
   ['balances', 'integer', 'balances'],
   ['positions', 'integer', 'positions'],
   ['fetch_ms', 'integer', 'fetchMs'],
+  ['new_trades', 'integer', 'newTrades'],
+  ['new_transfers', 'integer', 'newTransfers'],
+  ['history_error_class', 'text', 'historyErrorClass'],
+  ['history_error', 'text', 'historyError'],
   ['event_position', 'bigint', 'eventPosition'],
 ];
 
@@ -52,6 +61,7 @@ export function syncRunRow(e: SyncEvent): SyncRunRow {
   const { exchange, account } = parseAccountStream(e.streamId);
   const ok = e.type === 'sync_completed' ? e.data : undefined;
   const failed = e.type === 'sync_failed' ? e.data : undefined;
+  const history = ok?.history ?? null;
   return {
     syncId: e.data.syncId,
     exchange,
@@ -68,6 +78,10 @@ export function syncRunRow(e: SyncEvent): SyncRunRow {
     balances: ok ? ok.balances : null,
     positions: ok ? ok.positions : null,
     fetchMs: ok ? ok.fetchMs : null,
+    newTrades: history ? history.trades : null,
+    newTransfers: history ? history.transfers : null,
+    historyErrorClass: history ? history.errorClass : null,
+    historyError: history ? history.message : null,
     eventPosition: e.globalPosition,
   };
 }
