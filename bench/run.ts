@@ -1,8 +1,9 @@
 // `npm run bench`: every benchmark against its baseline, measured in the same run.
-// `npm run bench -- --quick` for a small fast run; `--only append,rebuild,sync,latency,storage,startup,memory` to pick.
+// `npm run bench -- --quick` for a small fast run; `--only append,rebuild,sync,history,latency,storage,startup,memory` to pick.
 import { cpus } from 'node:os';
 import { createTestDb, type TestDb } from '../test/support/db.js';
 import { benchAppend } from './append.js';
+import { benchHistory } from './history.js';
 import { benchProjectionLatency, benchRelayLatency, foreignFigure, watchForeignTransactions } from './latency.js';
 import { benchStartup } from './startup.js';
 import { benchMemory } from './memory.js';
@@ -45,6 +46,9 @@ await section('rebuild', async (db) => {
 });
 await section('sync', async (db) => {
   figures.push(...(await benchSync(db.pool, quick ? { accounts: 40, rounds: 1 } : { accounts: 100, rounds: 2 })));
+});
+await section('history', async (db) => {
+  figures.push(...(await benchHistory(db.pool, quick ? { accounts: 8, fills: 300, days: 30 } : { accounts: 20, fills: 1000, days: 60 })));
 });
 await section('latency', async (db) => {
   let watch = watchForeignTransactions(db.pool);

@@ -45,7 +45,7 @@ function seed(emu: Emulator, exchange: Exchange, n: number): Account[] {
 const call = (inst: Instance, method: string, params: Dict = {}) => (inst as unknown as Record<string, (p: Dict) => Promise<Dict>>)[method]!.call(inst, params);
 
 /** The calls the exchange's plan makes for one snapshot in steady state, straight on ccxt. */
-const BARE: Record<Exchange, (inst: Instance) => Promise<void>> = {
+export const BARE: Record<Exchange, (inst: Instance) => Promise<void>> = {
   async bybit(inst) {
     await call(inst, 'privateGetV5AccountInfo');
     inst.parseBalance(await call(inst, 'privateGetV5AccountWalletBalance', { accountType: 'UNIFIED' }));
