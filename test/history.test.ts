@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Account } from '../src/config.js';
 import { historyState, SyncService, type HistorySettings } from '../src/daemon/sync.js';
 import { startEmulator, type Emulator, type EmulatorAccountInput } from '../src/emulator/index.js';
-import type { Trade } from '../src/events/catalog.js';
+import type { ChannelState, Trade } from '../src/events/catalog.js';
 import { EventStore } from '../src/events/store.js';
 import { tryCurrent } from '../src/events/typed-events.js';
 import { createExchangeAccess, type ExchangeAccess } from '../src/exchanges/index.js';
@@ -15,6 +15,7 @@ import { catchUpProjections } from '../src/projections/index.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createTestDb, type TestDb } from './support/db.js';
+import { advance, freshState, OVERLAP_MS, unseen, windowsFor } from '../src/exchanges/history/coverage.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 const run = promisify(execFile);
@@ -245,5 +246,120 @@ describe('bybit history', () => {
     await withService(a, history, async (service) => {
       assert.equal((await service.sync(a, 'cli')).history?.trades, 5);
     });
+  });
+});
+
+describe('coverage: what is new, from the log alone', () => {
+  const now = Date.parse('2026-06-01T00:00:00Z');
+  const at = (ms: number) => new Date(ms).toISOString();
+  const fill = (id: string, t: number) => ({ id, timestamp: at(t) });
+
+  test('a fresh channel backfills from now in windows down to since; forward windows start in the overlap', () => {
+    const fresh = freshState(now);
+    const ws = windowsFor(fresh, now, now - 20 * DAY, 7 * DAY);
+    assert.deepEqual(
+      ws.map((w) => [w.kind, (now - w.start) / DAY, (now - w.end) / DAY]),
+      [
+        ['backfill', 7, 0],
+        ['backfill', 14, 7],
+        ['backfill', 20, 14],
+      ],
+    );
+    const covered = { from: at(now - 20 * DAY), to: at(now), recent: {} };
+    const later = windowsFor(covered, now + DAY, now - 20 * DAY, 7 * DAY);
+    assert.deepEqual(
+      later.map((w) => [w.kind, w.start, w.end]),
+      [['forward', now - OVERLAP_MS, now + DAY]],
+    );
+  });
+
+  test('overlapping windows and an id twice in one reply: each item is new once', () => {
+    let state = { from: at(now - DAY), to: at(now), recent: {} as Record<string, string> };
+    const w1 = { start: now - OVERLAP_MS, end: now + 60_000, kind: 'forward' as const };
+    const first = [fill('a', now - 30 * 60_000), fill('b', now - 60_000), fill('c', now + 30_000), fill('c', now + 30_000)];
+    // a is older than the overlap: recorded before. b lies in the overlap and is not in recent: new.
+    assert.deepEqual(
+      unseen(state, first).map((x) => x.id),
+      ['b', 'c'],
+    );
+    state = advance(state, w1, first);
+    assert.deepEqual(Object.keys(state.recent), ['b', 'c'], 'the overlap before the new `to` is remembered');
+    // The next forward window asks the overlap again: b and c come back, and d is new.
+    const w2 = { start: now + 60_000 - OVERLAP_MS, end: now + 120_000, kind: 'forward' as const };
+    const second = [fill('b', now - 60_000), fill('c', now + 30_000), fill('d', now + 90_000)];
+    assert.deepEqual(
+      unseen(state, second).map((x) => x.id),
+      ['d'],
+    );
+    state = advance(state, w2, second);
+    assert.equal(state.to, at(now + 120_000));
+  });
+
+  test('a transfer seen pending is new again only when its status changes', () => {
+    const t = (status: 'pending' | 'ok') => ({ id: 'x', timestamp: at(now - 60 * 60_000), status });
+    let state: ChannelState = { from: at(now - DAY), to: at(now - 2 * 60 * 60_000), recent: {} };
+    const w = { start: now - 3 * 60 * 60_000, end: now, kind: 'forward' as const };
+    assert.equal(unseen(state, [t('pending')], (x) => x.status).length, 1);
+    state = advance(state, w, [t('pending')], (x) => (x.status === 'pending' ? 'pending' : undefined));
+    assert.deepEqual(unseen(state, [t('pending')], (x) => x.status), []);
+    assert.deepEqual(
+      unseen(state, [t('ok')], (x) => x.status).map((x) => x.status),
+      ['ok'],
+    );
+    state = advance(state, w, [t('ok')], (x) => (x.status === 'pending' ? 'pending' : undefined));
+    assert.deepEqual(state.pending, {});
+    // Pending transfers keep being asked for, however far `to` has moved on.
+    const pendingState = { ...state, from: at(now - 10 * DAY), pending: { y: { status: 'pending' as const, at: at(now - 5 * DAY) } }, to: at(now) };
+    assert.equal(windowsFor(pendingState, now + 60_000, now - DAY, 30 * DAY)[0]!.start, now - 5 * DAY);
+  });
+});
+
+describe('binance and okx history', () => {
+  test('binance: spot fills of a held asset, per symbol in 1-day windows, each once; deposits and withdrawals', async () => {
+    const fills = seededFills(40, 5);
+    const a = account({ exchange: 'binance', trades: fills });
+    emu.deposit('binance', a.apiKey!, { currency: 'USDT', amount: '500', at: Date.now() - 2 * DAY });
+    const history: HistorySettings = { since: { days: 6 }, maxWindows: 20 };
+    await withService(a, history, async (service) => {
+      const r = await service.sync(a, 'cli');
+      assert.equal(r.status, 'ok', r.message);
+      assert.deepEqual([r.history?.trades, r.history?.transfers, r.history?.errorClass], [40, 1, null]);
+      assert.equal((await service.sync(a, 'cli')).history?.trades, 0);
+    });
+    const got = await recordedTrades(a);
+    const want = emu.fills('binance', a.apiKey!);
+    assert.deepEqual(
+      got.map((t) => [t.id, t.symbol, t.side, t.amount, t.price, t.timestamp]).sort(),
+      want.map((f) => [f.id, f.symbol, f.side, f.amount, f.price, new Date(f.timestamp).toISOString()]).sort(),
+    );
+    const state = await historyState(store, `binance:${a.account}`);
+    assert.deepEqual(Object.keys(state.trades), ['trades:BTC/USDT']);
+  });
+
+  test('okx: fills of every instType and the funding flows, each once', async () => {
+    const a = account({ exchange: 'okx', trades: seededFills(12, 3) });
+    const history: HistorySettings = { since: { days: 4 }, maxWindows: 20 };
+    await withService(a, history, async (service) => {
+      const r = await service.sync(a, 'cli');
+      assert.equal(r.history?.errorClass, null, r.history?.message ?? '');
+      assert.equal(r.history?.trades, 12);
+      emu.trade('okx', a.apiKey!, { symbol: 'BTC/USDT', side: 'sell', amount: '0.001', price: '65000' });
+      assert.equal((await service.sync(a, 'cli')).history?.trades, 1);
+    });
+    assert.equal(new Set((await recordedTrades(a)).map((t) => t.id)).size, 13);
+  });
+
+  test('two daemons syncing one account at the same moment record each fill once', async () => {
+    const a = account({ exchange: 'bybit', trades: seededFills(60, 2) });
+    const history: HistorySettings = { since: { days: 3 }, maxWindows: 20 };
+    const [one, two] = await Promise.all([
+      withService(a, history, (s) => s.sync(a, 'schedule')),
+      withService(a, history, (s) => s.sync(a, 'command')),
+    ]);
+    assert.deepEqual([one.status, two.status], ['ok', 'ok']);
+    assert.deepEqual([one.history!.trades + two.history!.trades], [60]);
+    const got = await recordedTrades(a);
+    assert.equal(new Set(got.map((t) => t.id)).size, got.length);
+    assert.equal(got.length, 60);
   });
 });
