@@ -272,14 +272,9 @@ async function assertInvariants(w: World, label: string): Promise<void> {
     `SELECT data->>'syncId' AS sync_id, array_agg(type ORDER BY global_position) AS types, count(DISTINCT stream_id)::int AS streams
      FROM exchange_sync.events GROUP BY 1`,
   );
-  const bad = syncs.filter(
-    (s) =>
-      s.streams !== 1 ||
-      !(
-        (s.types.length === 1 && s.types[0] === 'sync_failed') ||
-        (s.types.length === 2 && /^snapshot_(recorded|unchanged)$/.test(s.types[0]!) && s.types[1] === 'sync_completed')
-      ),
-  );
+  // A whole sync: a failure alone, or a snapshot, its history (if any), and its completion.
+  const whole = /^(sync_failed|snapshot_(recorded|unchanged)(,trades_recorded)?(,transfers_recorded)?,sync_completed)$/;
+  const bad = syncs.filter((s) => s.streams !== 1 || !whole.test(s.types.join(',')));
   assert.deepEqual(bad, [], `${label}: half-recorded syncs`);
 
   // Projections equal a rebuild from the log.
