@@ -228,7 +228,7 @@ describe('bybit history', () => {
     });
   });
 
-  test('a garbled history reply leaves the snapshot recorded and the history untouched, and says why', async () => {
+  test('a garbled history reply leaves the snapshot recorded and that channel untouched, and says why; the other channels go on', async () => {
     const a = account({ exchange: 'bybit', trades: seededFills(5, 1) });
     const history: HistorySettings = { since: { days: 2 }, maxWindows: 20 };
     emu.injectFault({ exchange: 'bybit', kind: 'malformed', apiKey: a.apiKey!, path: '/v5/execution/list', count: 100 });
@@ -237,8 +237,13 @@ describe('bybit history', () => {
         const r = await service.sync(a, 'cli');
         assert.equal(r.status, 'ok');
         assert.equal(r.history?.errorClass, 'bad_response');
-        const types = (await store.readStream(`bybit:${a.account}`)).map((e) => e.type);
-        assert.deepEqual(types, ['snapshot_recorded', 'sync_completed']);
+        assert.match(r.history!.message!, /^trades:spot: /);
+        const events = await store.readStream(`bybit:${a.account}`);
+        assert.deepEqual(
+          events.map((e) => e.type),
+          ['snapshot_recorded', 'trades_recorded', 'transfers_recorded', 'sync_completed'],
+        );
+        assert.deepEqual(await recordedTrades(a), [], 'no fill of the garbled channel');
       });
     } finally {
       emu.clearFaults();

@@ -109,14 +109,14 @@ export class SyncService {
         // Under the account's lock, so what the log says is covered cannot change meanwhile.
         let history: { prior: HistoryState; fetched?: HistoryFetch; error?: ExchangeError } | undefined;
         if (fetched && this.history) {
-          const prior = await historyState(this.store, stream, client);
-          history = { prior };
+          history = { prior: { trades: {}, transfers: {} } };
           const now = Date.now();
           try {
-            history.fetched = await this.exchanges.fetchHistory(account, fetched.snapshot, prior, { now, since: sinceMs(this.history, now), maxWindows: this.history.maxWindows });
+            history.prior = await historyState(this.store, stream, client);
+            history.fetched = await this.exchanges.fetchHistory(account, fetched.snapshot, history.prior, { now, since: sinceMs(this.history, now), maxWindows: this.history.maxWindows });
           } catch (err) {
             // The snapshot still lands: a history that cannot be read must not stop the balances.
-            history.error = err instanceof ExchangeError ? err : new ExchangeError({ errorClass: 'internal', retryable: false, attempt: 1, message: String(err) });
+            history.error = err instanceof ExchangeError ? err : new ExchangeError({ errorClass: 'internal', retryable: false, attempt: 1, message: err instanceof Error ? err.message : String(err) });
             log.warn({ errorClass: history.error.errorClass, message: history.error.message }, 'history fetch failed; the snapshot is recorded without it');
           }
         }
@@ -221,9 +221,13 @@ export class SyncService {
 
 /** The coverage the log holds: the newest trades_recorded and transfers_recorded of the stream. */
 export async function historyState(store: EventStore, stream: string, client?: Queryable): Promise<HistoryState> {
-  const [trades, transfers] = await Promise.all([store.lastOfTypes(stream, ['trades_recorded'], client), store.lastOfTypes(stream, ['transfers_recorded'], client)]);
+  const trades = await store.lastOfTypes(stream, ['trades_recorded'], client);
+  const transfers = await store.lastOfTypes(stream, ['transfers_recorded'], client);
   const t = trades && tryCurrent(trades);
   const x = transfers && tryCurrent(transfers);
+  // Coverage this release cannot read (a newer daemon wrote it): fetching from nothing would
+  // record every fill again, so the history waits for this daemon's upgrade.
+  if ((trades && !t) || (transfers && !x)) throw new Error('the newest history event is of a version this release cannot read (written by a newer release); history is skipped until this daemon is upgraded');
   return {
     trades: t?.type === 'trades_recorded' ? t.data.coverage : {},
     transfers: x?.type === 'transfers_recorded' ? x.data.coverage : {},
@@ -233,7 +237,14 @@ export async function historyState(store: EventStore, stream: string, client?: Q
 function historyOutcome(h: { fetched?: HistoryFetch; error?: ExchangeError } | undefined): SyncResult['history'] {
   if (!h) return undefined;
   if (h.error) return { trades: 0, transfers: 0, errorClass: h.error.errorClass, message: h.error.message };
-  return { trades: h.fetched?.trades.length ?? 0, transfers: h.fetched?.transfers.length ?? 0, errorClass: null, message: null };
+  const failed = h.fetched?.failed ?? [];
+  return {
+    trades: h.fetched?.trades.length ?? 0,
+    transfers: h.fetched?.transfers.length ?? 0,
+    // Channels that failed kept their coverage (the others went on): the first one's class says why.
+    errorClass: failed[0]?.errorClass ?? null,
+    message: failed.length ? failed.map((f) => `${f.channel}: ${f.message}`).join('; ') : null,
+  };
 }
 
 /**

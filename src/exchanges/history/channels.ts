@@ -19,10 +19,15 @@ export interface Channel {
 /** A page this many times over in one window means a cursor that loops. */
 const MAX_PAGES = 200;
 
-const within = (items: Dict[], start: number, end: number) => items.filter((i) => typeof i.timestamp === 'number' && i.timestamp >= start && i.timestamp < end);
+function within(items: Dict[], start: number, end: number): Dict[] {
+  for (const i of items) {
+    if (typeof i.timestamp !== 'number' || !Number.isFinite(i.timestamp)) throw new MalformedReplyError(`history row ${String(i.id)} has no timestamp`);
+  }
+  return items.filter((i) => (i.timestamp as number) >= start && (i.timestamp as number) < end);
+}
 
 /** bybit: one window, every cursor page. */
-async function bybitPages(inst: Instance, method: string, params: Dict, rowsKey: 'list' | 'rows'): Promise<Dict[]> {
+async function bybitPages(inst: Instance, method: string, params: Dict & { limit: number }, rowsKey: 'list' | 'rows'): Promise<Dict[]> {
   const rows: Dict[] = [];
   let cursor: string | undefined;
   const seen = new Set<string>();
@@ -32,7 +37,8 @@ async function bybitPages(inst: Instance, method: string, params: Dict, rowsKey:
     const batch = list(result[rowsKey], `bybit ${method} ${rowsKey}`) as Dict[];
     rows.push(...batch);
     const next = typeof result.nextPageCursor === 'string' ? result.nextPageCursor : '';
-    if (next === '' || batch.length === 0) return rows;
+    // bybit sends a cursor on the last page too: a short page is the last.
+    if (next === '' || batch.length < params.limit) return rows;
     if (seen.has(next)) throw new MalformedReplyError(`bybit ${method}: cursor ${next} came back twice`);
     seen.add(next);
     cursor = next;
@@ -44,18 +50,23 @@ function bybitChannels(): Channel[] {
   const trades = (category: string): Channel => ({
     key: `trades:${category}`,
     kind: 'trades',
-    windowMs: 7 * DAY,
+    // 7 days less a second: bybit refuses a window over 7 days, and the end is asked inclusive.
+    windowMs: 7 * DAY - 1000,
     async fetch(inst, start, end) {
-      const rows = await bybitPages(inst, 'privateGetV5ExecutionList', { category, execType: 'Trade', startTime: start, endTime: end - 1, limit: 100 }, 'list');
-      return within(inst.parseTrades(rows) as unknown as Dict[], start, end);
+      const rows = await bybitPages(inst, 'privateGetV5ExecutionList', { category, startTime: start, endTime: end, limit: 100 }, 'list');
+      // Every execution that changes a holding (trades, liquidations, ADL, delivery, block trades,
+      // moved positions), not the funding and settlement rows. The rows do not say their category,
+      // which ccxt needs to tell linear BTCUSDT from spot BTCUSDT.
+      const fills = rows.filter((r) => r.execType !== 'Funding' && r.execType !== 'Settle').map((r) => ({ category, ...r }));
+      return within(inst.parseTrades(fills) as unknown as Dict[], start, end);
     },
   });
   const transfers = (key: 'deposits' | 'withdrawals', method: string): Channel => ({
     key,
     kind: 'transfers',
-    windowMs: 30 * DAY,
+    windowMs: 30 * DAY - 1000,
     async fetch(inst, start, end) {
-      const rows = await bybitPages(inst, method, { startTime: start, endTime: end - 1, limit: 50 }, 'rows');
+      const rows = await bybitPages(inst, method, { startTime: start, endTime: end, limit: 50 }, 'rows');
       return within(inst.parseTransactions(rows) as unknown as Dict[], start, end);
     },
   });
@@ -76,9 +87,13 @@ type Unified = (inst: Instance, since: number, limit: number, until: number) => 
  */
 function unifiedChannel(key: string, kind: Channel['kind'], windowMs: number, limit: number, call: Unified): Channel {
   const range = async (inst: Instance, start: number, end: number, depth: number): Promise<Dict[]> => {
-    const got = (await call(inst, start, limit, end - 1)) as Dict[];
-    if (got.length < limit || end - start <= 1000) return within(got, start, end);
-    if (depth > 40) throw new MalformedReplyError(`${inst.id} ${key}: a window of ${end - start} ms still holds ${limit} items or more`);
+    // The end asked inclusive, what is past it trimmed: an exchange whose end is exclusive, or in
+    // seconds, still answers everything before `end`.
+    const got = (await call(inst, start, limit, end)) as Dict[];
+    if (got.length < limit) return within(got, start, end);
+    // More than a page in one second cannot be split further: fail rather than lose the rest
+    // (paging by id within a window is not done yet).
+    if (end - start <= 1000 || depth > 40) throw new MalformedReplyError(`${inst.id} ${key}: ${limit} or more items within ${end - start} ms; cannot page them yet`);
     const mid = start + Math.floor((end - start) / 2);
     return [...(await range(inst, start, mid, depth + 1)), ...(await range(inst, mid, end, depth + 1))];
   };
