@@ -66,6 +66,8 @@ test('every bad variable is reported at once', async (t) => {
     EXCHANGE_SYNC_ACCOUNTS_FILE: file,
     NATS_TOKEN_FILE: join(dir, 'missing'),
     BYBIT_API_KEY: 'key-without-secret',
+    EXCHANGE_SYNC_HISTORY_SINCE: 'yesterday',
+    EXCHANGE_SYNC_HISTORY_WINDOWS: '0',
   };
   assert.throws(
     () => loadConfig(env, { exchangeIds: EXCHANGE_IDS }),
@@ -82,6 +84,8 @@ test('every bad variable is reported at once', async (t) => {
         '[1].exchange',
         'NATS_TOKEN_FILE',
         'BYBIT_API_SECRET',
+        'EXCHANGE_SYNC_HISTORY_SINCE: expected a number of days (90) or an ISO date',
+        'EXCHANGE_SYNC_HISTORY_WINDOWS',
       ]) {
         assert.ok(text.includes(name), `reports ${name}:\n${text}`);
       }
@@ -177,4 +181,10 @@ test('wallets switched off per account: accounts file "wallets" and <EX>_WALLETS
       return true;
     },
   );
+});
+
+test('history settings: days or an ISO date, windows per sync, or off', () => {
+  assert.deepEqual(loadConfig({}).history, { since: { days: 90 }, maxWindows: 20 });
+  assert.deepEqual(loadConfig({ EXCHANGE_SYNC_HISTORY_SINCE: '2026-01-01', EXCHANGE_SYNC_HISTORY_WINDOWS: '5' }).history, { since: { at: '2026-01-01T00:00:00.000Z' }, maxWindows: 5 });
+  assert.equal(loadConfig({ EXCHANGE_SYNC_HISTORY: 'false' }).history, null);
 });
