@@ -22,7 +22,7 @@ import { stringFlag, UsageError, type Command, type Options, type Values } from 
  * that may only read (a reporting user) cannot write the projections: it gets the tables as the
  * daemon last projected them, and a line on stderr saying so.
  */
-async function catchUpOrSay(pool: Pool, projection: Projection): Promise<void> {
+export async function catchUpOrSay(pool: Pool, projection: Projection): Promise<void> {
   try {
     await catchUpProjections(new EventStore(pool), undefined, { projections: [projection] });
   } catch (err) {

@@ -3,9 +3,8 @@
 import { Iso } from '../events/catalog.js';
 import { loadConfig } from '../config.js';
 import { createPool } from '../events/db.js';
-import { EventStore } from '../events/store.js';
-import { catchUpProjections, projectionNow, singleFee, trades as tradesProjection, transfers as transfersProjection, type Projection, type TradeRow, type TransferRow } from '../projections/index.js';
-import { accountFilter, renderTable, type Column } from './balances.js';
+import { projectionNow, singleFee, trades as tradesProjection, transfers as transfersProjection, type Projection, type TradeRow, type TransferRow } from '../projections/index.js';
+import { accountFilter, catchUpOrSay, renderTable, type Column } from './balances.js';
 import { stringFlag, UsageError, type Command, type Options, type Values } from './command.js';
 
 interface ListSpec<R> {
@@ -61,10 +60,7 @@ Database: DATABASE_URL, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME. See docs
       const config = loadConfig();
       const pool = createPool(config.database.connectionString, { max: 2, applicationName: `exchange-sync ${spec.name}` });
       try {
-        await catchUpProjections(new EventStore(pool), undefined, { projections: [spec.projection] }).catch((err: unknown) => {
-          if ((err as { code?: string }).code !== '42501') throw err;
-          process.stderr.write('exchange-sync: no write access to bring the projections up to date; showing them as the daemon last projected them\n');
-        });
+        await catchUpOrSay(pool, spec.projection);
         const rows = (await projectionNow(pool, spec.projection, filter)).filter((r) => (key === undefined || spec.key.of(r) === key) && (since === undefined || spec.at(r) >= since));
         if (values.json === true) process.stdout.write(`${JSON.stringify(rows.map(spec.json), null, 2)}\n`);
         else if (rows.length === 0) process.stdout.write(`no ${spec.noun}\n`);

@@ -14,10 +14,15 @@ export type ColumnSpec<R> = readonly (readonly [string, string, keyof R & string
  */
 export async function insertRows<R>(tx: Queryable, table: string, columns: ColumnSpec<R>, rows: readonly R[]): Promise<void> {
   if (rows.length === 0) return;
+  await tx.query(insertSql(table, columns), [JSON.stringify(rows)]);
+}
+
+/** INSERT of the rows of one JSON document ($1), with an optional ON CONFLICT clause. */
+function insertSql<R>(table: string, columns: ColumnSpec<R>, onConflict = ''): string {
   const names = columns.map(([c]) => c).join(', ');
   const fields = columns.map(([, , key]) => `"${key}"`).join(', ');
   const record = columns.map(([, type, key]) => `"${key}" ${type}`).join(', ');
-  await tx.query(`INSERT INTO ${table} (${names}) SELECT ${fields} FROM json_to_recordset($1::json) AS r (${record})`, [JSON.stringify(rows)]);
+  return `INSERT INTO ${table} (${names}) SELECT ${fields} FROM json_to_recordset($1::json) AS r (${record})${onConflict}`;
 }
 
 /**
@@ -27,19 +32,12 @@ export async function insertRows<R>(tx: Queryable, table: string, columns: Colum
  */
 export async function upsertRows<R>(tx: Queryable, table: string, columns: ColumnSpec<R>, rows: readonly R[], key: readonly string[]): Promise<void> {
   if (rows.length === 0) return;
-  const names = columns.map(([c]) => c).join(', ');
-  const fields = columns.map(([, , k]) => `"${k}"`).join(', ');
-  const record = columns.map(([, type, k]) => `"${k}" ${type}`).join(', ');
   const updates = columns
     .map(([c]) => c)
     .filter((c) => !key.includes(c))
     .map((c) => `${c} = EXCLUDED.${c}`)
     .join(', ');
-  await tx.query(
-    `INSERT INTO ${table} (${names}) SELECT ${fields} FROM json_to_recordset($1::json) AS r (${record})
-     ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${updates}`,
-    [JSON.stringify(rows)],
-  );
+  await tx.query(insertSql(table, columns, ` ON CONFLICT (${key.join(', ')}) DO UPDATE SET ${updates}`), [JSON.stringify(rows)]);
 }
 
 /** `column AS "field"` for each column, numeric as text: a SELECT list that reads rows back as R. */

@@ -100,6 +100,14 @@ function unifiedChannel(key: string, kind: Channel['kind'], windowMs: number, li
   return { key, kind, windowMs, fetch: (inst, start, end) => range(inst, start, end, 0) };
 }
 
+/** Deposits and withdrawals through ccxt's unified methods, every currency at once. */
+function transferChannels(windowMs: number, limit: number): Channel[] {
+  return [
+    unifiedChannel('deposits', 'transfers', windowMs, limit, (i, since, l, until) => i.fetchDeposits(undefined, since, l, { until })),
+    unifiedChannel('withdrawals', 'transfers', windowMs, limit, (i, since, l, until) => i.fetchWithdrawals(undefined, since, l, { until })),
+  ];
+}
+
 /** Quote currencies whose markets against a held asset are searched for its fills. */
 const QUOTES = ['USDT', 'USDC', 'FDUSD', 'BTC', 'ETH', 'BNB'];
 
@@ -124,9 +132,7 @@ function binanceChannels(inst: Instance, snapshot: Snapshot, known: string[]): C
   const channels: Channel[] = [...symbols].sort().map((symbol) =>
     unifiedChannel(`trades:${symbol}`, 'trades', symbol.includes(':') ? 7 * DAY : DAY, 1000, (i, since, limit, until) => i.fetchMyTrades(symbol, since, limit, { until })),
   );
-  channels.push(unifiedChannel('deposits', 'transfers', 90 * DAY, 1000, (i, since, limit, until) => i.fetchDeposits(undefined, since, limit, { until })));
-  channels.push(unifiedChannel('withdrawals', 'transfers', 90 * DAY, 1000, (i, since, limit, until) => i.fetchWithdrawals(undefined, since, limit, { until })));
-  return channels;
+  return [...channels, ...transferChannels(90 * DAY, 1000)];
 }
 
 /** Any other exchange: what ccxt's `has` says it can list, a day at a time. */
@@ -134,8 +140,9 @@ function genericChannels(inst: Instance): Channel[] {
   const channels: Channel[] = [];
   const limit = 100;
   if (inst.has.fetchMyTrades === true) channels.push(unifiedChannel('trades', 'trades', 7 * DAY, limit, (i, since, l, until) => i.fetchMyTrades(undefined, since, l, { until })));
-  if (inst.has.fetchDeposits === true) channels.push(unifiedChannel('deposits', 'transfers', 30 * DAY, limit, (i, since, l, until) => i.fetchDeposits(undefined, since, l, { until })));
-  if (inst.has.fetchWithdrawals === true) channels.push(unifiedChannel('withdrawals', 'transfers', 30 * DAY, limit, (i, since, l, until) => i.fetchWithdrawals(undefined, since, l, { until })));
+  const [deposits, withdrawals] = transferChannels(30 * DAY, limit);
+  if (inst.has.fetchDeposits === true) channels.push(deposits!);
+  if (inst.has.fetchWithdrawals === true) channels.push(withdrawals!);
   return channels;
 }
 
@@ -147,8 +154,7 @@ function okxChannels(): Channel[] {
     trades('SPOT'),
     trades('SWAP'),
     trades('FUTURES'),
-    unifiedChannel('deposits', 'transfers', 30 * DAY, 100, (i, since, limit, until) => i.fetchDeposits(undefined, since, limit, { until })),
-    unifiedChannel('withdrawals', 'transfers', 30 * DAY, 100, (i, since, limit, until) => i.fetchWithdrawals(undefined, since, limit, { until })),
+    ...transferChannels(30 * DAY, 100),
   ];
 }
 
