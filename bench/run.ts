@@ -1,9 +1,10 @@
 // `npm run bench`: every benchmark against its baseline, measured in the same run.
-// `npm run bench -- --quick` for a small fast run; `--only append,rebuild,sync,history,latency,storage,startup,memory` to pick.
+// `npm run bench -- --quick` for a small fast run; `--only append,rebuild,sync,history,holdings,latency,storage,startup,memory` to pick.
 import { cpus } from 'node:os';
 import { createTestDb, type TestDb } from '../test/support/db.js';
 import { benchAppend } from './append.js';
 import { benchHistory } from './history.js';
+import { benchHoldingsLatency, benchHoldingsRebuild, benchPortfolioQuery } from './holdings.js';
 import { benchProjectionLatency, benchRelayLatency, foreignFigure, watchForeignTransactions } from './latency.js';
 import { benchStartup } from './startup.js';
 import { benchMemory } from './memory.js';
@@ -49,6 +50,19 @@ await section('sync', async (db) => {
 });
 await section('history', async (db) => {
   figures.push(...(await benchHistory(db.pool, quick ? { accounts: 8, fills: 300, days: 30 } : { accounts: 20, fills: 1000, days: 60 })));
+});
+await section('holdings', async (db) => {
+  figures.push(...(await benchHoldingsRebuild(db.pool, quick ? { accounts: 20, syncs: 20, fillsPerSync: 50, rounds: 1 } : { accounts: 100, syncs: 100, fillsPerSync: 100, rounds: 2 })));
+  // The query and latency figures each on a log of their own.
+  for (const part of ['query', 'latency'] as const) {
+    const fresh = await createTestDb();
+    try {
+      if (part === 'query') figures.push(...(await benchPortfolioQuery(fresh.pool, { accounts: quick ? 100 : 1000, samples: quick ? 100 : 1000 })));
+      else figures.push(...(await benchHoldingsLatency(fresh.pool, fresh.url, { samples: quick ? 100 : 500 })));
+    } finally {
+      await fresh.drop();
+    }
+  }
 });
 await section('latency', async (db) => {
   let watch = watchForeignTransactions(db.pool);

@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   sync: { summary: 'sync accounts once and exit (exit 0 ok, 1 any failed, 2 usage/config)', load: async () => (await import('./commands/sync.js')).sync },
   rebuild: { summary: 'rebuild the projection tables from the log', load: async () => (await import('./commands/rebuild.js')).rebuild },
   balances: { summary: 'balances now, or --at a moment', load: async () => (await import('./commands/balances.js')).balances },
+  portfolio: { summary: 'cost basis, entry price and PnL per holding, now or --at a moment', load: async () => (await import('./commands/portfolio.js')).portfolio },
   positions: { summary: 'positions now, or --at a moment', load: async () => (await import('./commands/positions.js')).positions },
   trades: { summary: 'the recorded fills', load: async () => (await import('./commands/history.js')).trades },
   transfers: { summary: 'the recorded deposits and withdrawals', load: async () => (await import('./commands/history.js')).transfers },

@@ -2,6 +2,7 @@
 // so a user fixes their environment in one pass instead of one restart per typo.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { METHODS, type Method } from './cost-basis/book.js';
 import { Wallet, WALLETS } from './events/catalog.js';
 import { accountStream, type AccountId } from './events/streams.js';
 
@@ -87,6 +88,12 @@ const EnvSchema = z.object({
       return z.NEVER;
     }),
   EXCHANGE_SYNC_HISTORY_WINDOWS: z.coerce.number().int().positive().max(10_000).default(20),
+  EXCHANGE_SYNC_COST_BASIS: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.enum(METHODS, { error: (i) => `expected average or fifo, got "${String(i.input)}"` }))
+    .default('average'),
   NATS_URL: z.string().min(1).default('nats://127.0.0.1:4222'),
   NATS_CREDS: z.string().min(1).optional(),
   NATS_TOKEN: z.string().min(1).optional(),
@@ -132,6 +139,10 @@ export interface Config {
   warnings: string[];
   nats: { url: string; prefix: string; stream: string; auth: NatsAuth };
   httpPort: number;
+  /** The cost-basis method the portfolio shows (the holdings projection keeps both). */
+  costBasis: Method;
+  /** Bearer token of the HTTP portfolio and sync routes; they are off without one. */
+  httpToken?: string;
   /** Fills, deposits and withdrawals fetched with each sync; null when EXCHANGE_SYNC_HISTORY=false. */
   history: { since: { days: number } | { at: string }; maxWindows: number } | null;
 }
@@ -265,6 +276,9 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
   const dbPass = secretVar(env, 'DB_PASS', problems);
   const natsToken = secretVar(env, 'NATS_TOKEN', problems);
   const natsPass = secretVar(env, 'NATS_PASS', problems);
+  const httpToken = secretVar(env, 'EXCHANGE_SYNC_HTTP_TOKEN', problems);
+  // A short token can be guessed over the network; the routes it guards start syncs.
+  if (httpToken !== undefined && httpToken.length < 16) problems.push('EXCHANGE_SYNC_HTTP_TOKEN: must be at least 16 characters (e.g. openssl rand -hex 24)');
   // Even when the list has a bad entry, check the variables of the good ones in the same pass.
   const listed = parsed.success
     ? parsed.data.EXCHANGE_SYNC_EXCHANGES
@@ -298,6 +312,8 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
       auth: { creds: e.NATS_CREDS, token: natsToken, user: e.NATS_USER, pass: natsPass },
     },
     httpPort: e.EXCHANGE_SYNC_HTTP_PORT,
+    costBasis: e.EXCHANGE_SYNC_COST_BASIS,
+    httpToken,
     history: e.EXCHANGE_SYNC_HISTORY ? { since: e.EXCHANGE_SYNC_HISTORY_SINCE, maxWindows: e.EXCHANGE_SYNC_HISTORY_WINDOWS } : null,
   };
 }
@@ -311,6 +327,7 @@ export function redactConfig(config: Config): unknown {
     ...config,
     database: { connectionString: dbUrl.toString() },
     accounts: config.accounts.map((a) => ({ ...a, apiKey: hide(a.apiKey), secret: hide(a.secret), password: hide(a.password) })),
+    httpToken: hide(config.httpToken),
     nats: { ...config.nats, auth: { creds: config.nats.auth.creds, token: hide(config.nats.auth.token), user: config.nats.auth.user, pass: hide(config.nats.auth.pass) } },
   };
 }

@@ -5,10 +5,13 @@ import { Daemon } from './daemon/daemon.js';
 import type { AccountFilter } from './events/streams.js';
 import { EXCHANGE_IDS } from './exchanges/ids.js';
 import type { SyncResult } from './daemon/sync.js';
+import type { Portfolio, PortfolioQuery } from './portfolio/portfolio.js';
 import { silentLogger, type Logger } from './log.js';
 
 export { ConfigError, type Config, type Account, type LoadOptions } from './config.js';
 export type { SyncResult } from './daemon/sync.js';
+export { PortfolioQuery, UnknownAccountError, type Portfolio, type PortfolioHolding } from './portfolio/portfolio.js';
+export type { Method as CostBasisMethod } from './cost-basis/book.js';
 export type { AccountId, AccountFilter } from './events/streams.js';
 /** @deprecated the same type as AccountFilter, kept for code written against 0.1. */
 export type AccountSelector = AccountFilter;
@@ -27,6 +30,11 @@ export interface ExchangeSync {
   stop(): Promise<void>;
   /** Syncs the selected accounts now (all when the selector is empty); resolves when recorded. */
   sync(selector?: AccountFilter): Promise<SyncResult[]>;
+  /**
+   * Cost basis and PnL per holding by EXCHANGE_SYNC_COST_BASIS: now, or as the holdings projection
+   * showed it at `at`. `account` is NAME or EXCHANGE:NAME; UnknownAccountError for one never recorded.
+   */
+  portfolio(query?: PortfolioQuery): Promise<Portfolio>;
 }
 
 /** The configuration from `env`; exchange ids are checked against ccxt unless `opts` says otherwise. */
@@ -46,5 +54,6 @@ export function createExchangeSync(config: Config = loadConfig(), opts: CreateOp
     start: () => daemon.start(),
     stop: () => daemon.stop(),
     sync: (selector = {}) => daemon.sync(selector, 'api'),
+    portfolio: (query = {}) => daemon.portfolio(query),
   };
 }

@@ -131,11 +131,13 @@ test('secrets from *_FILE variables, and never in the printed config', async (t)
   t.after(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'secret'), 'file-secret-xyz\n');
   await writeFile(join(dir, 'dbpass'), 'db-pass-xyz\n');
-  const c = loadConfig({ BYBIT_API_KEY: 'key-xyz', BYBIT_API_SECRET_FILE: join(dir, 'secret'), DB_PASS_FILE: join(dir, 'dbpass') });
+  await writeFile(join(dir, 'token'), 'http-token-xyz-0123456789\n');
+  const c = loadConfig({ BYBIT_API_KEY: 'key-xyz', BYBIT_API_SECRET_FILE: join(dir, 'secret'), DB_PASS_FILE: join(dir, 'dbpass'), EXCHANGE_SYNC_HTTP_TOKEN_FILE: join(dir, 'token') });
   assert.equal(c.accounts[0]!.secret, 'file-secret-xyz');
+  assert.equal(c.httpToken, 'http-token-xyz-0123456789');
   assert.match(c.database.connectionString, /db-pass-xyz/);
   const printed = JSON.stringify(redactConfig(c));
-  for (const secret of ['file-secret-xyz', 'db-pass-xyz', 'key-xyz']) assert.ok(!printed.includes(secret), `${secret} leaked`);
+  for (const secret of ['file-secret-xyz', 'db-pass-xyz', 'key-xyz', 'http-token-xyz']) assert.ok(!printed.includes(secret), `${secret} leaked`);
 });
 
 test('the logger writes JSON to a rolling file and censors secrets', async (t) => {

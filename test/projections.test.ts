@@ -215,7 +215,7 @@ describe('every registered projection', () => {
     }
   });
 
-  test('the registry lists balances, positions, sync_runs, trades and transfers, each with its own checkpoint', () => {
+  test('the registry lists balances, positions, sync_runs, trades, transfers and holdings, each with its own checkpoint', () => {
     assert.deepEqual(
       PROJECTIONS.map((p) => [p.name, p.checkpoint]),
       [
@@ -224,6 +224,7 @@ describe('every registered projection', () => {
         ['sync_runs', 'projection:sync_runs'],
         ['trades', 'projection:trades'],
         ['transfers', 'projection:transfers'],
+        ['holdings', 'projection:holdings'],
       ],
     );
   });
@@ -286,7 +287,7 @@ describe('a projection added to a populated log', () => {
     );
     assert.deepEqual(
       others.rows.map((r) => r.subscriber),
-      ['projection:balances', 'projection:positions', 'projection:sync_runs', 'projection:trades', 'projection:transfers'],
+      ['projection:balances', 'projection:holdings', 'projection:positions', 'projection:sync_runs', 'projection:trades', 'projection:transfers'],
     );
     const registry = [...PROJECTIONS, toy];
     await catchUpProjections(store, undefined, { projections: registry });

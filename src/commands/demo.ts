@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -134,7 +135,11 @@ async function runDemo(port: number, httpPort: number | undefined, embedded: Emb
     OKX_PASSWORD: DEMO_ACCOUNTS.okx.passphrase,
     OKX_API_URL: emulator.url,
     ...(httpPort !== undefined ? { EXCHANGE_SYNC_HTTP_PORT: String(httpPort) } : {}),
+    // The HTTP API is on in the demo, with a token made up for this run (unless one is set).
+    EXCHANGE_SYNC_HTTP_TOKEN: process.env.EXCHANGE_SYNC_HTTP_TOKEN || `demo-${randomBytes(12).toString('hex')}`,
   };
+  // Printed below only when it is the demo's own.
+  const demoToken = process.env.EXCHANGE_SYNC_HTTP_TOKEN ? '<EXCHANGE_SYNC_HTTP_TOKEN>' : env.EXCHANGE_SYNC_HTTP_TOKEN;
   let config: Config;
   try {
     config = loadConfig(env, { exchangeIds: EXCHANGE_IDS });
@@ -156,11 +161,12 @@ exchange-sync demo is running
 emulator      ${emulator.url}  (state: ${emulator.url}/_emulator/state)
 database      ${safeDb.toString()}${embedded ? `  (embedded, data in ${embedded.dataDir})` : ''}
               psql "${safeDb.toString()}" -c 'SELECT * FROM exchange_sync.balances'
-              npx exchange-sync balances   (with DATABASE_URL=${safeDb.toString()})
+              npx exchange-sync balances   /   npx exchange-sync portfolio   (with DATABASE_URL=${safeDb.toString()})
 events        subject ${prefix}.evt.>  on ${config.nats.url}, JetStream stream ${config.nats.stream}
               nats sub '${prefix}.evt.>'   or   npx exchange-sync events --follow
 commands      nats req ${prefix}.cmd.sync '{"wait":true}'   /   nats req ${prefix}.cmd.status ''
 health        ${daemon.httpUrl ?? '(http off)'}/readyz   metrics ${daemon.httpUrl ?? ''}/metrics
+portfolio     curl -H 'Authorization: Bearer ${demoToken}' ${daemon.httpUrl ?? ''}/v1/portfolio
 Syncs every minute; prices drift in the emulator, so each sync records a new snapshot. Ctrl-C stops.
 Events arriving on NATS are shown below as they are published.
 

@@ -1,4 +1,4 @@
-// NATS request-reply endpoints: <prefix>.cmd.sync and <prefix>.cmd.status, on one queue group so
+// NATS request-reply endpoints: <prefix>.cmd.sync, .cmd.status and .cmd.portfolio, on one queue group so
 // several daemons share the requests. Every failure becomes an error reply with the
 // Nats-Service-Error headers; nothing a requester sends can take the daemon down (nats.js
 // ignores a handler's returned promise, so each handler catches everything itself).
@@ -6,6 +6,7 @@ import { headers, type Msg, type NatsConnection, type Subscription } from '@nats
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { ACCOUNT_NAME } from '../config.js';
+import { PortfolioQuery, UnknownAccountError, type Portfolio } from '../portfolio/portfolio.js';
 import type { SyncResult } from './sync.js';
 
 export const QUEUE_GROUP = 'exchange-sync';
@@ -29,10 +30,44 @@ export class CommandError extends Error {
   }
 }
 
+export interface SyncReply {
+  daemon: string;
+  accepted: { exchange: string; account: string }[];
+  results?: SyncResult[];
+}
+
 export interface CommandHandlers {
   /** Starts (and with wait, finishes) the syncs the command selects; CommandError 404 when none match. */
-  sync(cmd: SyncCommand): Promise<{ daemon: string; accepted: { exchange: string; account: string }[]; results?: SyncResult[] }>;
+  sync(cmd: SyncCommand): Promise<SyncReply>;
   status(): Promise<unknown>;
+  /** UnknownAccountError when the query names an account never recorded. */
+  portfolio(query: PortfolioQuery): Promise<Portfolio>;
+}
+
+const issuesText = (error: z.ZodError, what: string) => error.issues.map((i) => `${i.path.join('.') || what}: ${i.message}`).join('; ');
+
+/** A sync command from any transport (NATS, HTTP): CommandError 400 when it is not one. */
+export function parseSyncCommand(body: unknown): SyncCommand {
+  const parsed = SyncCommand.safeParse(body);
+  if (!parsed.success) throw new CommandError(400, issuesText(parsed.error, 'command'));
+  return parsed.data;
+}
+
+/** A portfolio query from any transport: CommandError 400 when it is not one. */
+export function parsePortfolioQuery(body: unknown): PortfolioQuery {
+  const parsed = PortfolioQuery.safeParse(body);
+  if (!parsed.success) throw new CommandError(400, issuesText(parsed.error, 'query'));
+  return parsed.data;
+}
+
+/** Runs a portfolio query, an unknown account becoming CommandError 404. */
+export async function answerPortfolio(handlers: Pick<CommandHandlers, 'portfolio'>, query: PortfolioQuery): Promise<Portfolio> {
+  try {
+    return await handlers.portfolio(query);
+  } catch (err) {
+    if (err instanceof UnknownAccountError) throw new CommandError(404, err.message);
+    throw err;
+  }
 }
 
 function reply(msg: Msg, body: unknown): void {
@@ -71,6 +106,10 @@ export class CommandEndpoints {
     this.subs = [
       this.nc.subscribe(`${this.prefix}.cmd.sync`, { queue: QUEUE_GROUP, callback: (err, msg) => this.dispatch(err, msg, (m) => this.onSync(m)) }),
       this.nc.subscribe(`${this.prefix}.cmd.status`, { queue: QUEUE_GROUP, callback: (err, msg) => this.dispatch(err, msg, () => this.handlers.status()) }),
+      this.nc.subscribe(`${this.prefix}.cmd.portfolio`, {
+        queue: QUEUE_GROUP,
+        callback: (err, msg) => this.dispatch(err, msg, (m) => answerPortfolio(this.handlers, parsePortfolioQuery(parseBody(m)))),
+      }),
     ];
   }
 
@@ -107,10 +146,6 @@ export class CommandEndpoints {
   }
 
   private async onSync(msg: Msg): Promise<unknown> {
-    const parsed = SyncCommand.safeParse(parseBody(msg));
-    if (!parsed.success) {
-      throw new CommandError(400, parsed.error.issues.map((i) => `${i.path.join('.') || 'command'}: ${i.message}`).join('; '));
-    }
-    return this.handlers.sync(parsed.data);
+    return this.handlers.sync(parseSyncCommand(parseBody(msg)));
   }
 }

@@ -15,7 +15,8 @@ import { createExchangeAccess, type ExchangeAccess, type ExchangeAccessOptions }
 import { backoffMs } from '../backoff.js';
 import { createProjector, lastSyncs, type Projector } from '../projections/index.js';
 import { historyCoverage } from './history-status.js';
-import { CommandEndpoints, CommandError, type SyncCommand } from './commands.js';
+import { readPortfolio, type Portfolio, type PortfolioQuery } from '../portfolio/portfolio.js';
+import { CommandEndpoints, CommandError, type CommandHandlers, type SyncCommand } from './commands.js';
 import { connectNats, type NatsConnection } from './nats.js';
 import { Scheduler } from './scheduler.js';
 import { sinceMs, SyncService, type SyncResult } from './sync.js';
@@ -118,7 +119,7 @@ export class Daemon {
     await waitForPostgres(this.pool, this.logger, () => this.stopping);
     assertCurrent(await schemaStatus(this.pool));
     this.projector.start();
-    await this.wiring.startHttp();
+    await this.wiring.startHttp(this.handlers);
     if (this.config.syncEnabled) this.scheduler.begin();
     else this.logger.info('EXCHANGE_SYNC_ENABLED=false: no scheduled syncs; commands still work');
     // NATS may be down: syncing and recording go on, commands and relaying start when it is up.
@@ -147,7 +148,7 @@ export class Daemon {
     this.nc = nc;
     // Separately: a stream the server refuses (subjects overlapping another stream's) stops the
     // relay, not the commands.
-    this.commands = new CommandEndpoints(nc, this.config.nats.prefix, { sync: (c) => this.onSyncCommand(c), status: () => this.status() }, this.logger);
+    this.commands = new CommandEndpoints(nc, this.config.nats.prefix, this.handlers, this.logger);
     this.commands.start();
     try {
       await this.wiring.startRelay(nc);
@@ -155,6 +156,18 @@ export class Daemon {
     } catch (err) {
       this.logger.error({ err: (err as Error).message }, 'JetStream relay could not start; events stay in PostgreSQL until it can');
     }
+  }
+
+  /** What NATS commands and the HTTP API answer with. */
+  private readonly handlers: CommandHandlers = {
+    sync: (c) => this.onSyncCommand(c),
+    status: () => this.status(),
+    portfolio: (q) => this.portfolio(q),
+  };
+
+  /** The portfolio by the configured method, from the live holdings table or as of `query.at`. */
+  portfolio(query: PortfolioQuery = {}): Promise<Portfolio> {
+    return readPortfolio(this.store, this.config.costBasis, query);
   }
 
   /** Selects configured accounts; an empty selection is an error (unknown exchange or account). */

@@ -1,11 +1,13 @@
-// The daemon's HTTP face for orchestrators and Prometheus: liveness, readiness, metrics. Nothing
-// else is served, so node:http is enough. A request can fail; the process must not.
+// The daemon's HTTP face: liveness, readiness and metrics for orchestrators and Prometheus (open),
+// and the token-guarded API of http-api.ts. That is all, so node:http is enough. A request can
+// fail; the process must not.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Queryable } from '../events/db.js';
 import { assertCurrent, readMigrations, schemaStatus, type MigrationFile } from '../events/migrate.js';
+import { API_ROUTES, handleApi, type ApiOptions } from './http-api.js';
 import { withTimeout } from './metrics.js';
 import type { NatsConnection } from './nats.js';
 
@@ -33,6 +35,8 @@ export interface HttpServerOptions {
   /** Backstop for a readiness function that does not bound its own checks. */
   readinessTimeoutMs?: number;
   logger?: Logger;
+  /** GET /v1/portfolio and POST /v1/sync; absent, those paths are not found. */
+  api?: ApiOptions;
 }
 
 export interface HttpServer {
@@ -67,6 +71,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (opts.api && path in API_ROUTES) return handleApi(req, res, new URL(req.url ?? '/', 'http://localhost'), opts.api, sendJson);
     const route = routes[path];
     if (!route) return sendJson(res, 404, { error: `not found: ${path}` });
     // HEAD is GET without a body (node drops the body itself); RFC 9110 requires both.
@@ -114,13 +119,13 @@ function urlOf(addr: AddressInfo): string {
   return `http://${addr.family === 'IPv6' ? `[${host}]` : host}:${addr.port}`;
 }
 
-function send(res: ServerResponse, status: number, contentType: string, body: string): void {
-  res.writeHead(status, { 'Content-Type': contentType, 'Cache-Control': 'no-store' });
+function send(res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': contentType, 'Cache-Control': 'no-store', ...headers });
   res.end(body);
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  send(res, status, 'application/json; charset=utf-8', `${JSON.stringify(body)}\n`);
+function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
+  send(res, status, 'application/json; charset=utf-8', `${JSON.stringify(body)}\n`, headers);
 }
 
 function errorText(err: unknown): string {

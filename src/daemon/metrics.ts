@@ -156,6 +156,17 @@ function registerLagGauges(
       },
     });
   };
+  // Per holding would be one series per account and asset; the count says whether to look, the
+  // holdings table (drift column) says where.
+  new Gauge({
+    name: `${METRICS_PREFIX}holdings_drift_assets`,
+    help: 'Holdings (account and asset) whose snapshots hold a quantity their fills and transfers do not explain (drift <> 0 in exchange_sync.holdings). NaN when the query fails.',
+    registers: [registry],
+    async collect() {
+      const r = await once('holdings drift', () => pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM exchange_sync.holdings WHERE method = 'average' AND drift <> 0`));
+      this.set(r?.rows[0]?.n ?? NaN);
+    },
+  });
   if (relay) lagGauges('relay', `the relay (checkpoint "${relay}")`, relayLag);
   lagGauges('projection', 'the projection furthest behind', async () => (await projectionLag())?.worst);
   const perProjection = (field: keyof SubscriberLag) =>

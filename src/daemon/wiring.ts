@@ -6,6 +6,7 @@ import type { EventStore } from '../events/store.js';
 import type { Notifier } from '../events/subscription.js';
 import { projectionLags } from '../projections/index.js';
 import type { Config } from '../config.js';
+import type { ApiHandlers } from './http-api.js';
 import { readinessChecks, startHttpServer, type HttpServer } from './http.js';
 import { createMetrics, recordSync, type Metrics } from './metrics.js';
 import type { NatsConnection } from './nats.js';
@@ -41,8 +42,9 @@ export class DaemonWiring {
     recordSync(this.metrics, result);
   }
 
-  async startHttp(): Promise<void> {
+  async startHttp(api: ApiHandlers): Promise<void> {
     this.http = await startHttpServer({
+      api: { token: this.host.config.httpToken, handlers: api },
       port: this.host.config.httpPort,
       host: this.opts.httpHost,
       registry: this.metrics.registry,

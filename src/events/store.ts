@@ -197,6 +197,21 @@ const HAS_HELD_BACK = `
     SELECT 1 FROM exchange_sync.events WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())
   ) AS held_back`;
 
+/**
+ * The events at these global positions, in read order. For a subscriber that keeps which events it
+ * has seen (the holdings projection, which folds an account again when an older fact arrives):
+ * the log never changes, so the same positions always read the same events. Runs on `db`, the
+ * caller's transaction.
+ */
+export async function readEventsAt(db: Queryable, positions: readonly number[]): Promise<RecordedEvent[]> {
+  if (positions.length === 0) return [];
+  const { rows } = await db.query<EventRow>(
+    `SELECT ${EVENT_COLUMNS} FROM exchange_sync.events WHERE global_position = ANY ($1::bigint[]) ORDER BY transaction_id, global_position`,
+    [positions],
+  );
+  return rows.map(toRecorded);
+}
+
 export class EventStore {
   constructor(
     readonly pool: Pool,

@@ -21,3 +21,12 @@ export function parseAccountStream(streamId: string): AccountId {
 export function matchesFilter(id: AccountId, filter: AccountFilter): boolean {
   return (filter.exchange === undefined || id.exchange === filter.exchange) && (filter.account === undefined || id.account === filter.account);
 }
+
+/** How a user names accounts: NAME (that name on every exchange) or EXCHANGE:NAME (one account). */
+export const ACCOUNT_SELECTOR = /^([a-z0-9]+:)?[A-Za-z0-9_-]+$/;
+
+/** The filter an ACCOUNT_SELECTOR text names. */
+export function selectAccounts(text: string): AccountFilter {
+  const i = text.indexOf(':');
+  return i < 0 ? { account: text } : { exchange: text.slice(0, i), account: text.slice(i + 1) };
+}

@@ -35,13 +35,14 @@ export async function projectionAt<R>(store: EventStore, p: Projection<R>, at: D
     }
     // One snapshot for every page, so paging by cursor misses nothing and needs no read horizon.
     await tx.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+    const streams = p.crossAccount ? {} : filter;
     try {
       if (p.replay.kind === 'since-reset') {
-        await p.apply(tx, await store.readSelectedAsOf(at, p.selector, { streams: filter, client: tx }), tables);
+        await p.apply(tx, await store.readSelectedAsOf(at, p.selector, { streams, client: tx }), tables);
       } else {
         let after: Cursor | undefined;
         for (;;) {
-          const page = await store.readSelectedAsOf(at, p.selector, { streams: filter, after, limit: PAGE, client: tx });
+          const page = await store.readSelectedAsOf(at, p.selector, { streams, after, limit: PAGE, client: tx });
           const last = page[page.length - 1];
           if (!last) break;
           await p.apply(tx, page, tables);

@@ -26,6 +26,8 @@ export interface ProjectionDefinition<T extends EventType, N extends string, R> 
   tables: readonly N[];
   consumes: readonly T[];
   replay: Replay;
+  /** Its rows for one account may depend on other accounts' events: an --at answer for some accounts replays every account's. */
+  crossAccount?: boolean;
   /**
    * Applies a batch, in log order, inside the caller's transaction (which also moves the
    * checkpoint). The same batch may be split differently live and in a rebuild: the result must
@@ -41,6 +43,7 @@ export interface Projection<R = unknown> {
   readonly checkpoint: string;
   readonly tables: readonly string[];
   readonly replay: Replay;
+  readonly crossAccount: boolean;
   /** The store read that gives this projection what it consumes, as its replay says. */
   readonly selector: Selector;
   /** Applies the events of `events` it consumes, upcast to their current versions. */
@@ -63,6 +66,7 @@ export function defineProjection<T extends EventType, N extends string, R>(def: 
     checkpoint: checkpointName(def.name),
     tables: def.tables,
     replay: def.replay,
+    crossAccount: def.crossAccount ?? false,
     selector: { types: def.consumes, ...(def.replay.kind === 'since-reset' ? { resetBy: def.replay.resetBy } : {}) },
     async apply(tx, events, tables) {
       const mine = events.filter((e) => consumed.has(e.type)).map((e) => toCurrent(e) as CurrentEvent<T>);

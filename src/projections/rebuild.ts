@@ -92,19 +92,23 @@ export async function rebuild(store: EventStore, opts: RebuildOptions = {}): Pro
   let cursor = START;
   let done = 0;
   const select = targets.map((t) => t.projection.selector);
-  for (;;) {
-    const batch = await withTransaction(pool, async (tx) => {
-      // Only shadow tables change here: a crash loses them whatever the commit waited for.
-      await tx.query('SET LOCAL synchronous_commit = off');
-      const b = await store.readSelected(cursor, batchSize, { select, client: tx });
-      await applyBatch(tx, targets, b.events);
-      return b;
-    });
+  // The next batch is read while this one is applied: PostgreSQL reading and Node folding overlap.
+  const read = (after: Cursor) => store.readSelected(after, batchSize, { select });
+  let next: ReturnType<typeof read> | undefined = read(cursor);
+  while (next) {
+    const batch: Awaited<ReturnType<typeof read>> = await next;
     if (!batch.end) break;
     cursor = batch.end;
+    next = batch.read < batchSize ? undefined : read(cursor);
+    // A failed apply must not leave the prefetch's rejection unhandled.
+    next?.catch(() => {});
+    await withTransaction(pool, async (tx) => {
+      // Only shadow tables change here: a crash loses them whatever the commit waited for.
+      await tx.query('SET LOCAL synchronous_commit = off');
+      await applyBatch(tx, targets, batch.events);
+    });
     done += batch.read;
     opts.onProgress?.({ done, total });
-    if (batch.read < batchSize) break;
   }
 
   // The projections not rebuilt are caught up first in their own short passes: the swap below
