@@ -52,23 +52,19 @@ export class Exact {
     return Exact.of(toDecimal(text));
   }
 
-  private aligned(other: Exact): [bigint, bigint, number] {
-    if (this.scale === other.scale) return [this.units, other.units, this.scale];
-    if (this.scale > other.scale) return [this.units, other.units * pow10(this.scale - other.scale), this.scale];
-    return [this.units * pow10(other.scale - this.scale), other.units, other.scale];
-  }
-
   plus(other: Exact): Exact {
     if (other.units === 0n) return this;
     if (this.units === 0n) return other;
-    const [a, b, s] = this.aligned(other);
-    return new Exact(a + b, s);
+    const d = this.scale - other.scale;
+    if (d === 0) return new Exact(this.units + other.units, this.scale);
+    return d > 0 ? new Exact(this.units + other.units * pow10(d), this.scale) : new Exact(this.units * pow10(-d) + other.units, other.scale);
   }
 
   minus(other: Exact): Exact {
     if (other.units === 0n) return this;
-    const [a, b, s] = this.aligned(other);
-    return new Exact(a - b, s);
+    const d = this.scale - other.scale;
+    if (d === 0) return new Exact(this.units - other.units, this.scale);
+    return d > 0 ? new Exact(this.units - other.units * pow10(d), this.scale) : new Exact(this.units * pow10(-d) - other.units, other.scale);
   }
 
   // Products are not trimmed (the trailing zeros cost more to find than to carry); toString and
@@ -124,7 +120,9 @@ export class Exact {
   }
 
   compare(other: Exact): -1 | 0 | 1 {
-    const [a, b] = this.aligned(other);
+    const d = this.scale - other.scale;
+    const a = d >= 0 ? this.units : this.units * pow10(-d);
+    const b = d > 0 ? other.units * pow10(d) : other.units;
     return a === b ? 0 : a < b ? -1 : 1;
   }
 

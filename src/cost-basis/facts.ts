@@ -156,5 +156,11 @@ export function inFoldOrder(placed: PlacedFact[]): PlacedFact[] {
     if (!seen || p.key[2] > seen.key[2] || (p.key[2] === seen.key[2] && p.key[3] > seen.key[3])) newest.set(id, p);
   }
   out.push(...newest.values());
-  return out.sort((a, b) => compareKeys(a.key, b.key));
+  return sortedByKey(out);
+}
+
+/** Sorted in fold order, in place; a list already in order (the usual case) is only checked. */
+export function sortedByKey(list: PlacedFact[]): PlacedFact[] {
+  for (let i = 1; i < list.length; i++) if (compareKeys(list[i - 1]!.key, list[i]!.key) > 0) return list.sort((a, b) => compareKeys(a.key, b.key));
+  return list;
 }

@@ -22,6 +22,8 @@ export const linkKey = (currency: string, txid: string) => `${currency}|${txid}`
 
 interface AssetState {
   books: PerMethod<Book>;
+  /** Each distinct book with the method it serves first: the quote's one book serves both. */
+  each: [Method, Book][];
   /** It has appeared in a snapshot: a later unexplained gap is an adjustment, not an opening. */
   seen: boolean;
   /** Net quantity the snapshots added (or took) that the history did not explain. */
@@ -74,8 +76,9 @@ export class Ledger {
   asset(name: string): AssetState {
     let a = this.assets.get(name);
     if (!a) {
-      const cash = name === this.quote;
-      a = { books: { average: new Book('average', cash), fifo: new Book('fifo', cash) }, seen: false, drift: Exact.ZERO, conversion: false, unvaluedFees: new Map() };
+      // The quote's units each cost one: one pool, the same under either method, kept once.
+      const books = name === this.quote ? ((b) => ({ average: b, fifo: b }))(new Book('average', true)) : { average: new Book('average'), fifo: new Book('fifo') };
+      a = { books, each: books.average === books.fifo ? [['average', books.average]] : [['average', books.average], ['fifo', books.fifo]], seen: false, drift: Exact.ZERO, conversion: false, unvaluedFees: new Map() };
       this.assets.set(name, a);
     }
     return a;
@@ -98,9 +101,9 @@ export class Ledger {
   private open(asset: string, qty: Exact, cost: PerMethod<Exact | null> | Exact | null, kind: LotKind, at: string): void {
     if (qty.sign() <= 0) return;
     const a = this.asset(asset);
-    for (const m of METHODS) {
+    for (const [m, book] of a.each) {
       const c = cost === null || cost instanceof Exact ? cost : cost[m];
-      a.books[m].open({ qty, cost: c, kind, at } satisfies Lot);
+      book.open({ qty, cost: c, kind, at } satisfies Lot);
     }
   }
 
@@ -108,10 +111,11 @@ export class Ledger {
   private takeAtCost(asset: string, qty: Exact): PerMethod<Exact | null> {
     const a = this.asset(asset);
     const out = {} as PerMethod<Exact | null>;
-    for (const m of METHODS) {
-      const t = a.books[m].take(qty);
+    for (const [m, book] of a.each) {
+      const t = book.take(qty);
       out[m] = t.unpriced.isZero() ? t.cost : null;
     }
+    if (a.each.length === 1) out.fifo = out.average;
     return out;
   }
 
@@ -122,8 +126,7 @@ export class Ledger {
   private sell(asset: string, qty: Exact, proceeds: Exact): void {
     if (qty.sign() <= 0) return;
     const a = this.asset(asset);
-    for (const m of METHODS) {
-      const book = a.books[m];
+    for (const [, book] of a.each) {
       const t = book.take(qty);
       if (t.unpriced.isZero()) book.realized = book.realized.plus(proceeds.minus(t.cost));
       else if (t.unpriced.compare(qty) < 0) book.realized = book.realized.plus(proceeds.minus(t.cost).minus(proceeds.times(t.unpriced).div(qty)));
@@ -243,7 +246,7 @@ export class Ledger {
     if (s.quote === this.quote) for (const [asset, price] of Object.entries(s.prices)) this.prices.set(asset, Exact.of(price));
     for (const [name, a] of this.assets) {
       const p = this.priceOf(name);
-      if (p !== null) for (const m of METHODS) if (a.books[m].hasUnpriced()) a.books[m].price(p);
+      if (p !== null) for (const [, book] of a.each) if (book.hasUnpriced()) book.price(p);
     }
     // The snapshot wins for quantity: what the history does not explain becomes a lot of its own.
     const names = new Set([...Object.keys(s.totals), ...this.assets.keys()]);
@@ -304,7 +307,7 @@ export class Ledger {
       st.drift = Exact.of(a.drift);
       st.conversion = a.conversion;
       for (const [c, v] of Object.entries(a.unvaluedFees)) st.unvaluedFees.set(c, Exact.of(v));
-      for (const m of METHODS) {
+      for (const [m] of st.each) {
         st.books[m].realized = Exact.of(a.books[m].realized);
         st.books[m].lots = a.books[m].lots.map(([qty, cost, kind, at]) => ({ qty: Exact.of(qty), cost: cost === null ? null : Exact.of(cost), kind, at }));
       }

@@ -1,6 +1,7 @@
 // The portfolio: one answer behind the CLI, the library, NATS cmd.portfolio and GET /v1/portfolio.
-// It is the holdings projection under the configured method, now (its live table) or as of a
-// moment (the same projection replayed over the events recorded by then), with totals.
+// It is the holdings projection under the configured method, now (its live table, read by the
+// projection's own reader) or as of a moment (the same projection replayed over the events
+// recorded by then), with totals.
 import { z } from 'zod';
 import type { Method } from '../cost-basis/book.js';
 import { Exact } from '../cost-basis/exact.js';
@@ -8,7 +9,7 @@ import { Iso } from '../events/catalog.js';
 import type { Queryable } from '../events/db.js';
 import type { EventStore } from '../events/store.js';
 import { ACCOUNT_SELECTOR, selectAccounts, type AccountFilter } from '../events/streams.js';
-import { holdings, projectionAt, projectionNow, type HoldingRow } from '../projections/index.js';
+import { holdings, liveTables, projectionAt, readHoldings, type HoldingRow } from '../projections/index.js';
 
 export const PortfolioQuery = z.strictObject({
   /** NAME (that name on every exchange) or EXCHANGE:NAME. */
@@ -67,9 +68,12 @@ async function knownAccount(db: Queryable, filter: AccountFilter): Promise<boole
 export async function readPortfolio(store: EventStore, method: Method, query: PortfolioQuery = {}): Promise<Portfolio> {
   const q = PortfolioQuery.parse(query);
   const filter = q.account === undefined ? {} : selectAccounts(q.account);
-  if (q.account !== undefined && !(await knownAccount(store.pool, filter))) throw new UnknownAccountError(`no account ${q.account} has been recorded`);
   const at = q.at ?? new Date().toISOString();
-  const rows = q.at === undefined ? await projectionNow(store.pool, holdings, filter) : await projectionAt(store, holdings, q.at, filter);
-  const shown: PortfolioHolding[] = rows.filter((r) => r.method === method);
+  const shown: PortfolioHolding[] =
+    q.at === undefined
+      ? await readHoldings(store.pool, liveTables(holdings).holdings!, filter, method)
+      : (await projectionAt(store, holdings, q.at, filter)).filter((r) => r.method === method);
+  // No rows: an account not synced yet (or not by then), or one that never was.
+  if (q.account !== undefined && shown.length === 0 && !(await knownAccount(store.pool, filter))) throw new UnknownAccountError(`no account ${q.account} has been recorded`);
   return { at, method, holdings: shown, totals: totalsOf(shown) };
 }

@@ -7,15 +7,17 @@
 // carries that withdrawal's cost, so when a withdrawal's cost changes the deposit's account is
 // folded again too.
 import { holdingFigures, type HoldingFigures } from '../cost-basis/figures.js';
-import { compareKeys, factsOf, HOLDINGS_EVENTS, inFoldOrder, place, type HoldingsEvent, type PlacedFact } from '../cost-basis/facts.js';
+import { compareKeys, factsOf, HOLDINGS_EVENTS, inFoldOrder, place, sortedByKey, type HoldingsEvent, type PlacedFact } from '../cost-basis/facts.js';
 import { Exact } from '../cost-basis/exact.js';
 import { Ledger, linkKey, type WithdrawalLink } from '../cost-basis/ledger.js';
 import type { Queryable } from '../events/db.js';
 import { readEventsAt } from '../events/store.js';
 import { toCurrent } from '../events/typed-events.js';
-import { accountStream, parseAccountStream, type AccountId } from '../events/streams.js';
+import { accountStream, parseAccountStream, type AccountFilter, type AccountId } from '../events/streams.js';
 import { defineProjection, type Tables } from './projection.js';
-import { byKeys, insertRows, readRows, upsertRows, type ColumnSpec } from './sql-rows.js';
+import type { QueryResultRow } from 'pg';
+import type { Method } from '../cost-basis/book.js';
+import { byKeys, canonicalRow, insertRows, selectList, upsertRows, type ColumnSpec } from './sql-rows.js';
 
 export type HoldingRow = AccountId & HoldingFigures;
 
@@ -173,7 +175,7 @@ async function foldAccounts(
   for (const id of ids) {
     const key = accountStream(id);
     const state = before.get(key);
-    const batch = (fresh.get(key) ?? []).slice().sort((a, b) => compareKeys(a.key, b.key));
+    const batch = sortedByKey(fresh.get(key) ?? []);
     const inOrder =
       state !== undefined &&
       state.quote !== null &&
@@ -270,6 +272,16 @@ const order = byKeys<HoldingRow>(
   (r) => r.asset,
 );
 
+/** The holdings rows of the filter's accounts, of one method or both. */
+export async function readHoldings(db: Queryable, table: string, filter: AccountFilter, method?: Method): Promise<HoldingRow[]> {
+  const { rows } = await db.query<HoldingRow & QueryResultRow>(
+    `SELECT ${selectList(COLUMNS)} FROM ${table}
+     WHERE ($1::text IS NULL OR exchange = $1) AND ($2::text IS NULL OR account = $2) AND ($3::text IS NULL OR method = $3)`,
+    [filter.exchange ?? null, filter.account ?? null, method ?? null],
+  );
+  return rows.map((r) => canonicalRow<HoldingRow>(r, COLUMNS)).sort(order);
+}
+
 export const holdings = defineProjection({
   name: 'holdings',
   tables: ['holdings', 'holdings_state', 'holdings_events', 'holdings_links'],
@@ -278,5 +290,5 @@ export const holdings = defineProjection({
   // A deposit's cost may be another account's withdrawal: --at for one account replays them all.
   crossAccount: true,
   apply: (tx, events, t) => applyHoldings(tx, events, t),
-  read: (db, t, filter) => readRows(db, t.holdings, COLUMNS, filter, order),
+  read: (db, t, filter) => readHoldings(db, t.holdings, filter),
 });

@@ -16,7 +16,7 @@ export { trades, singleFee, type TradeRow } from './trades.js';
 export { transfers, type TransferRow } from './transfers.js';
 export { balances, totalsByAsset, type AssetTotalRow, type BalanceRow } from './balances.js';
 export { positions, type PositionRow } from './positions.js';
-export { holdings, type HoldingRow } from './holdings.js';
+export { holdings, readHoldings, type HoldingRow } from './holdings.js';
 export { syncRuns, lastSyncs, type SyncRunRow } from './sync-runs.js';
 
 /** A projection's rows now, from its live tables (catch it up first to include the newest events). */
