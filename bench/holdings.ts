@@ -2,17 +2,16 @@
 // and a batch of fills), fills/s, vs a plain scan and parse of the same rows (SELECT data of the
 // events it reads, jsonb parsed by pg); (b) portfolio query p99 with A accounts x 20 assets, one
 // account and all of them, vs the plain SELECT of the same rows; (c) append of a fill -> visible in
-// holdings, p99, vs the append's NOTIFY arriving (the floor of any live projection).
+// holdings, p50/p99, vs the append's NOTIFY arriving (the floor of any live projection).
 import { createHash, randomUUID } from 'node:crypto';
-import pg from 'pg';
 import type { Pool } from '../src/events/db.js';
 import { multiplyDecimals } from '../src/events/decimal.js';
 import { Exact } from '../src/cost-basis/exact.js';
 import { EventStore, type NewEvent } from '../src/events/store.js';
-import { NOTIFY_CHANNEL, Notifier } from '../src/events/subscription.js';
 import { readPortfolio } from '../src/portfolio/portfolio.js';
-import { catchUpProjections, createProjector, holdings, rebuild } from '../src/projections/index.js';
+import { catchUpProjections, holdings, rebuild } from '../src/projections/index.js';
 import { percentile, timed } from './common.js';
+import { benchProjectionLatency } from './latency.js';
 import type { Figure } from './report.js';
 
 const ASSETS = ['BTC', 'ETH', 'SOL', 'BNB', 'XRP', 'ADA', 'DOGE', 'DOT', 'LINK', 'AVAX', 'TRX', 'LTC', 'ATOM', 'UNI', 'XLM', 'NEAR', 'APT', 'ARB', 'OP', 'USDT'];
@@ -160,62 +159,16 @@ export async function benchPortfolioQuery(pool: Pool, opts: { accounts: number; 
   ];
 }
 
+/** Append of a fill (one account's next 2 fills) -> in holdings, through the live projector, vs the append's NOTIFY. */
 export async function benchHoldingsLatency(pool: Pool, dbUrl: string, opts: { samples: number }): Promise<Figure[]> {
   const store = new EventStore(pool);
   const accounts = 20;
   const books = Array.from({ length: accounts }, startBalances);
-  for (let a = 0; a < accounts; a++) await store.append(`bybit:lat${a}`, [snapshotEvent(a, 0, totalsOf(books[a]!))]);
-  const notifier = new Notifier(dbUrl);
-  let reached = 0;
-  const waiters = new Map<number, (t: number) => void>();
-  const projector = createProjector(store, {
-    notifier,
+  for (let a = 0; a < accounts; a++) await store.append(`bybit:acct${a}`, [snapshotEvent(a, 0, totalsOf(books[a]!))]);
+  return benchProjectionLatency(pool, dbUrl, {
+    samples: opts.samples,
     projections: [holdings],
-    pollMs: 2000,
-    onProgress: (_, end) => {
-      reached = Math.max(reached, end.globalPosition);
-      for (const [p, w] of waiters) if (p <= reached) (waiters.delete(p), w(performance.now()));
-    },
+    name: 'fill append -> in holdings',
+    events: (i) => ({ stream: `bybit:acct${i % accounts}`, events: [tradesEvent(i % accounts, i + 1, 2, books[i % accounts]!)] }),
   });
-  const listen = new pg.Client({ connectionString: dbUrl });
-  await listen.connect();
-  await listen.query(`LISTEN ${NOTIFY_CHANNEL}`);
-  let notified: (() => void) | undefined;
-  listen.on('notification', () => notified?.());
-  projector.start();
-  await projector.caughtUp();
-  const samples: number[] = [];
-  const floor: number[] = [];
-  try {
-    for (let i = 0; i < opts.samples + 10; i++) {
-      const gotNotify = new Promise<number>((resolve) => (notified = () => resolve(performance.now())));
-      const t0 = performance.now();
-      const res = await store.append(`bybit:lat${i % accounts}`, [tradesEvent(i % accounts, i + 1, 2, books[i % accounts]!)]);
-      const tReturned = performance.now();
-      const position = res.events[0]!.globalPosition;
-      const seen = position <= reached ? Promise.resolve(performance.now()) : new Promise<number>((resolve) => waiters.set(position, resolve));
-      const [tSeen, tNotify] = await Promise.all([seen, gotNotify]);
-      if (i >= 10) {
-        samples.push(tSeen - tReturned);
-        floor.push(tNotify - t0);
-      }
-    }
-  } finally {
-    await projector.stop();
-    await notifier.stop();
-    await listen.end();
-  }
-  samples.sort((a, b) => a - b);
-  floor.sort((a, b) => a - b);
-  return [
-    {
-      name: `fill append -> in holdings p99 (n=${samples.length})`,
-      unit: 'ms',
-      value: percentile(samples, 99),
-      baselineName: 'append -> NOTIFY p99',
-      baseline: percentile(floor, 99),
-      lowerIsBetter: true,
-      max: 50,
-    },
-  ];
 }

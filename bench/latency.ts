@@ -13,12 +13,12 @@ import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { Daemon } from '../src/daemon/daemon.js';
 import type { Pool } from '../src/events/db.js';
-import { EventStore } from '../src/events/store.js';
+import { EventStore, type NewEvent } from '../src/events/store.js';
 import { NOTIFY_CHANNEL, Notifier } from '../src/events/subscription.js';
 import { decodePayload } from '../src/daemon/relay-payload.js';
 import { startEmulator } from '../src/emulator/index.js';
 import { silentLogger } from '../src/log.js';
-import { createProjector, PROJECTIONS } from '../src/projections/index.js';
+import { createProjector, PROJECTIONS, type Projection } from '../src/projections/index.js';
 import { benchAccounts, benchConfig, percentile, seedEmulator, sleep } from './common.js';
 import { syncEvents } from './rebuild.js';
 import type { Figure } from './report.js';
@@ -105,14 +105,26 @@ class Arrivals<K> {
   }
 }
 
-export async function benchProjectionLatency(pool: Pool, dbUrl: string, opts: { samples: number }): Promise<Figure[]> {
+export interface ProjectionLatencyOptions {
+  samples: number;
+  /** What is watched (default every projection): an event counts once all of these committed it. */
+  projections?: readonly Projection[];
+  /** What append i writes (default: one sync of one of 20 accounts). */
+  events?: (i: number) => { stream: string; events: NewEvent[] };
+  name?: string;
+}
+
+export async function benchProjectionLatency(pool: Pool, dbUrl: string, opts: ProjectionLatencyOptions): Promise<Figure[]> {
   const store = new EventStore(pool);
   const notifier = new Notifier(dbUrl);
   const projected = new Arrivals<number>();
+  const projections = opts.projections ?? PROJECTIONS;
+  const appendOf = opts.events ?? ((i: number) => ({ stream: `bybit:lat${i % 20}`, events: syncEvents(i % 20, i) }));
   // An event is projected when every projection has committed it (each has its own checkpoint).
   let highest = 0;
-  const reached = new Map(PROJECTIONS.map((p) => [p.name, 0]));
+  const reached = new Map(projections.map((p) => [p.name, 0]));
   const projector = createProjector(store, {
+    projections,
     notifier,
     pollMs: 2000,
     onProgress: (name, end) => {
@@ -137,7 +149,8 @@ export async function benchProjectionLatency(pool: Pool, dbUrl: string, opts: { 
       // Floor: the same append, timed to its NOTIFY arriving (the projector sees it too).
       const gotNotify = new Promise<number>((resolve) => (notified = () => resolve(now())));
       const tCall = now();
-      const res = await store.append(`bybit:lat${i % 20}`, syncEvents(i % 20, i));
+      const next = appendOf(i);
+      const res = await store.append(next.stream, next.events);
       const t0 = now();
       const last = res.events[res.events.length - 1]!.globalPosition;
       const [tn, tp] = await Promise.all([gotNotify, projected.wait(last)]);
@@ -152,7 +165,7 @@ export async function benchProjectionLatency(pool: Pool, dbUrl: string, opts: { 
     await notifier.stop();
     await listen.end();
   }
-  return pair('latency, append -> projection committed', samples, 'append call -> NOTIFY', floor, TARGET_P99_MS);
+  return pair(opts.name ?? 'latency, append -> projection committed', samples, 'append call -> NOTIFY', floor, TARGET_P99_MS);
 }
 
 export async function benchRelayLatency(dbUrl: string, opts: { samples: number }): Promise<Figure[]> {

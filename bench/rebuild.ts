@@ -18,7 +18,8 @@ export function syncEvents(account: number, sync: number): NewEvent[] {
     exchange: 'bybit',
     account: `acct${account}`,
     quote: 'USDT',
-    balances: ASSETS.map((asset, k) => ({ asset, free: amt(k), used: k % 3 === 0 ? '0' : '1.5', total: amt(k + 20) })),
+    wallets: ['unified' as const],
+    balances: ASSETS.map((asset, k) => ({ wallet: 'unified' as const, asset, free: amt(k), used: k % 3 === 0 ? '0' : '1.5', total: amt(k + 20) })),
     positions: [
       { symbol: 'BTC/USDT:USDT', side: 'long' as const, contracts: '0.01', contractSize: '1', entryPrice: '60000', markPrice: `6${sync % 10}000.5`, liquidationPrice: '30000', notional: '600', unrealizedPnl: '1.25', leverage: '10', marginMode: 'cross' as const },
       { symbol: 'ETH/USDT:USDT', side: 'short' as const, contracts: '0.5', contractSize: '1', entryPrice: '3000', markPrice: '2990', liquidationPrice: null, notional: '1495', unrealizedPnl: '-5', leverage: '5', marginMode: 'isolated' as const },

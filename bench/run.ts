@@ -1,8 +1,9 @@
 // `npm run bench`: every benchmark against its baseline, measured in the same run.
-// `npm run bench -- --quick` for a small fast run; `--only append,rebuild,sync,history,holdings,latency,storage,startup,memory` to pick.
+// `npm run bench -- --quick` for a small fast run; `--only append,rebuild,sync,history,holdings,fleet,latency,storage,startup,memory` to pick.
 import { cpus } from 'node:os';
 import { createTestDb, type TestDb } from '../test/support/db.js';
 import { benchAppend } from './append.js';
+import { benchClaims, benchScheduleLag } from './fleet.js';
 import { benchHistory } from './history.js';
 import { benchHoldingsLatency, benchHoldingsRebuild, benchPortfolioQuery } from './holdings.js';
 import { benchProjectionLatency, benchRelayLatency, foreignFigure, watchForeignTransactions } from './latency.js';
@@ -62,6 +63,22 @@ await section('holdings', async (db) => {
     } finally {
       await fresh.drop();
     }
+  }
+});
+await section('fleet', async (db) => {
+  figures.push(...(await benchClaims(db.pool, { accounts: quick ? 10_000 : 100_000, rounds: quick ? 1 : 2 })));
+  // Each lag figure on a schedule of its own.
+  const lag: Record<number, { p50: number; p99: number; samples: number }> = {};
+  for (const daemons of [1, 3]) {
+    const fresh = await createTestDb();
+    try {
+      lag[daemons] = await benchScheduleLag(fresh.url, { daemons, accounts: quick ? 60 : 300, intervalMs: 60_000, seconds: quick ? 30 : 120 });
+    } finally {
+      await fresh.drop();
+    }
+  }
+  for (const daemons of [1, 3]) {
+    figures.push({ name: `schedule lag p99, ${daemons} daemon${daemons > 1 ? 's' : ''} (n=${lag[daemons]!.samples}, zero exchange latency)`, unit: 'ms', value: lag[daemons]!.p99, baselineName: 'p50', baseline: lag[daemons]!.p50, lowerIsBetter: true });
   }
 });
 await section('latency', async (db) => {

@@ -88,6 +88,10 @@ const EnvSchema = z.object({
       return z.NEVER;
     }),
   EXCHANGE_SYNC_HISTORY_WINDOWS: z.coerce.number().int().positive().max(10_000).default(20),
+  // The fleet's schedule (README "Running several daemons"): a daemon killed mid-sync has its
+  // accounts taken over within lease + poll.
+  EXCHANGE_SYNC_LEASE_SECONDS: z.coerce.number().min(1).max(3600).default(60),
+  EXCHANGE_SYNC_POLL_SECONDS: z.coerce.number().min(0.05).max(60).default(2),
   EXCHANGE_SYNC_COST_BASIS: z
     .string()
     .trim()
@@ -139,8 +143,10 @@ export interface Config {
   warnings: string[];
   nats: { url: string; prefix: string; stream: string; auth: NatsAuth };
   httpPort: number;
-  /** The cost-basis method the portfolio shows (the holdings projection keeps both). */
-  costBasis: Method;
+  /** The shared schedule: how long a claim holds without renewal, how often due accounts are claimed (default 60 s, 2 s). Optional in a Config built in code. */
+  schedule?: { leaseMs: number; pollMs: number };
+  /** The cost-basis method the portfolio shows (the holdings projection keeps both); default average. */
+  costBasis?: Method;
   /** Bearer token of the HTTP portfolio and sync routes; they are off without one. */
   httpToken?: string;
   /** Fills, deposits and withdrawals fetched with each sync; null when EXCHANGE_SYNC_HISTORY=false. */
@@ -312,6 +318,7 @@ export function loadConfig(env: Env = process.env, opts: LoadOptions = {}): Conf
       auth: { creds: e.NATS_CREDS, token: natsToken, user: e.NATS_USER, pass: natsPass },
     },
     httpPort: e.EXCHANGE_SYNC_HTTP_PORT,
+    schedule: { leaseMs: Math.round(e.EXCHANGE_SYNC_LEASE_SECONDS * 1000), pollMs: Math.round(e.EXCHANGE_SYNC_POLL_SECONDS * 1000) },
     costBasis: e.EXCHANGE_SYNC_COST_BASIS,
     httpToken,
     history: e.EXCHANGE_SYNC_HISTORY ? { since: e.EXCHANGE_SYNC_HISTORY_SINCE, maxWindows: e.EXCHANGE_SYNC_HISTORY_WINDOWS } : null,

@@ -94,8 +94,11 @@ describe('one daemon', () => {
     }>();
     assert.equal(reply.results.length, 1);
     assert.equal(reply.results[0]!.status, 'ok');
-    const events = await daemon.store.readAfter(START, 1000);
-    assert.ok(events.some((e) => e.globalPosition === reply.results[0]!.globalPosition), 'reply names a committed event');
+    // Committed before the reply; readable once no older transaction (a projector's, under load) is still open.
+    const events = await waitFor('the reply\'s event readable', async () => {
+      const read = await daemon.store.readAfter(START, 1000);
+      return read.some((e) => e.globalPosition === reply.results[0]!.globalPosition) && read;
+    });
     const messages = await waitFor('relay', async () => {
       const m = await streamMessages();
       return m.length === events.length && m;

@@ -58,7 +58,7 @@ Database: DATABASE_URL, or DB_HOST, DB_PORT, DB_USER, DB_PASS, DB_NAME.`,
     const pool = createPool(config.database.connectionString, { max: 2, applicationName: 'exchange-sync portfolio' });
     try {
       if (at === undefined) await catchUpOrSay(pool, holdings);
-      const p = await readPortfolio(new EventStore(pool), config.costBasis, { account, at });
+      const p = await readPortfolio(new EventStore(pool), config.costBasis ?? 'average', { account, at });
       if (values.json === true) {
         process.stdout.write(`${JSON.stringify(p, null, 2)}\n`);
         return 0;

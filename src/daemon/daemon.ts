@@ -1,7 +1,7 @@
-// The daemon: wires the log, the projector, the exchanges, the scheduler, NATS commands, the
-// JetStream relay and HTTP health/metrics, and takes them down in the one order that loses
-// nothing: stop taking commands and scheduling, finish in-flight syncs (bounded), let the relay
-// finish its acks, drain NATS, close the pool.
+// The daemon: wires the log, the projector, the exchanges, its part in the fleet's schedule, NATS
+// commands, the JetStream relay and HTTP, and takes them down in the one order that loses
+// nothing: stop taking commands and claiming, finish in-flight syncs (bounded), hand the leases
+// back, let the relay finish its acks, drain NATS, close the pool.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Account, Config } from '../config.js';
@@ -18,7 +18,9 @@ import { historyCoverage } from './history-status.js';
 import { readPortfolio, type Portfolio, type PortfolioQuery } from '../portfolio/portfolio.js';
 import { CommandEndpoints, CommandError, type CommandHandlers, type SyncCommand } from './commands.js';
 import { connectNats, type NatsConnection } from './nats.js';
-import { Scheduler } from './scheduler.js';
+import { Fleet } from '../schedule/fleet.js';
+import { fleetStatus } from '../schedule/schedule-store.js';
+import { awaitSync } from './awaited-sync.js';
 import { sinceMs, SyncService, type SyncResult } from './sync.js';
 import { DaemonWiring } from './wiring.js';
 
@@ -32,6 +34,9 @@ export interface DaemonOptions {
   /** Subscription fallback poll (ms). */
   pollMs?: number;
 }
+
+/** Syncs in flight per daemon (each holds a pooled connection while it records). */
+const MAX_IN_FLIGHT = 8;
 
 // PostgreSQL and NATS at start: one loop each, so no jitter; capped, as an outage may be long.
 const RECONNECT = { baseMs: 500, maxMs: 30_000 };
@@ -69,7 +74,7 @@ export class Daemon {
   private readonly access: ExchangeAccess;
   private readonly service: SyncService;
   private readonly projector: Projector;
-  private readonly scheduler: Scheduler;
+  private readonly fleet: Fleet;
   private readonly wiring: DaemonWiring;
   private commands: CommandEndpoints | undefined;
   private nc: NatsConnection | undefined;
@@ -91,14 +96,27 @@ export class Daemon {
     this.store = new EventStore(this.pool);
     this.notifier = new Notifier(config.database.connectionString, this.logger);
     this.access = createExchangeAccess(config.accounts, { logger: this.logger, ...opts.exchange });
-    this.service = new SyncService(this.store, this.access, this.logger, { history: config.history ?? undefined });
+    this.service = new SyncService(this.store, this.access, this.logger, { history: config.history ?? undefined, maxConcurrent: MAX_IN_FLIGHT });
     this.projector = createProjector(this.store, { notifier: this.notifier, logger: this.logger, pollMs: opts.pollMs });
-    this.scheduler = new Scheduler(config.accounts, {
-      intervalMs: config.intervalMinutes * 60_000,
-      logger: this.logger,
-      sync: (a) => this.runSync(a, 'schedule'),
-    });
     this.wiring = new DaemonWiring(this, { logger: this.logger, pollMs: opts.pollMs, httpHost: opts.httpHost });
+    this.fleet = new Fleet(this.pool, {
+      daemon: this.id,
+      startedAt: this.startedAt.toISOString(),
+      accounts: config.accounts,
+      intervalMs: config.intervalMinutes * 60_000,
+      leaseMs: this.leaseMs,
+      pollMs: config.schedule?.pollMs ?? 2000,
+      capacity: MAX_IN_FLIGHT,
+      scheduling: config.syncEnabled,
+      sync: async (a, trigger, guard) => {
+        const result = await this.service.sync(a, trigger, guard);
+        this.wiring.recordSync(result);
+        return result;
+      },
+      onClaim: (lease) => this.wiring.recordClaim(lease.lagMs),
+      logger: this.logger,
+    });
+    this.wiring.watchFleet({ leases: () => this.fleet.leases, inFlight: () => this.service.inFlight });
   }
 
   get accounts(): Account[] {
@@ -120,8 +138,8 @@ export class Daemon {
     assertCurrent(await schemaStatus(this.pool));
     this.projector.start();
     await this.wiring.startHttp(this.handlers);
-    if (this.config.syncEnabled) this.scheduler.begin();
-    else this.logger.info('EXCHANGE_SYNC_ENABLED=false: no scheduled syncs; commands still work');
+    await this.fleet.start();
+    if (!this.config.syncEnabled) this.logger.info('EXCHANGE_SYNC_ENABLED=false: no scheduled syncs; commands still work');
     // NATS may be down: syncing and recording go on, commands and relaying start when it is up.
     this.natsStarting = this.startNats();
     this.logger.info({ accounts: this.config.accounts.length, intervalMinutes: this.config.intervalMinutes, http: this.httpUrl }, 'daemon started');
@@ -167,7 +185,7 @@ export class Daemon {
 
   /** The portfolio by the configured method, from the live holdings table or as of `query.at`. */
   portfolio(query: PortfolioQuery = {}): Promise<Portfolio> {
-    return readPortfolio(this.store, this.config.costBasis, query);
+    return readPortfolio(this.store, this.config.costBasis ?? 'average', query);
   }
 
   /** Selects configured accounts; an empty selection is an error (unknown exchange or account). */
@@ -183,6 +201,10 @@ export class Daemon {
     return Promise.all(accounts.map((a) => this.runSync(a, trigger)));
   }
 
+  private get leaseMs(): number {
+    return this.config.schedule?.leaseMs ?? 60_000;
+  }
+
   private async onSyncCommand(cmd: SyncCommand) {
     if (this.stopping) throw new CommandError(503, 'daemon is shutting down');
     const accounts = this.select(cmd);
@@ -195,20 +217,47 @@ export class Daemon {
     return { daemon: this.id, accepted, results: await running };
   }
 
+  /**
+   * A sync on demand claims the account's schedule row like a tick does; when another daemon is
+   * syncing it right now, the answer is that sync's result (read from the log), not a second
+   * exchange call.
+   */
   private async runSync(account: AccountId, trigger: SyncTrigger): Promise<SyncResult> {
-    const result = await this.service.sync(account, trigger);
-    this.wiring.recordSync(result);
-    if (trigger !== 'schedule') this.scheduler.observe(result);
-    return result;
+    const after = await this.store.streamPosition(accountStream(account));
+    const claimed = await this.fleet.command(account);
+    const result = claimed ? await claimed : undefined;
+    if (result) return result;
+    return awaitSync(this.store, account, {
+      after,
+      pollMs: 200,
+      claim: () => this.fleet.command(account),
+      timeoutMs: this.leaseMs + 30_000,
+      signal: this.stopAbort.signal,
+    });
+  }
+
+  private readonly stopAbort = new AbortController();
+
+  /** How late (ms) this daemon started the scheduled ticks it claimed since `since` (the newest 2,000). */
+  scheduleLags(since = 0): number[] {
+    return this.fleet.lagsSince(since);
   }
 
   async status(): Promise<unknown> {
     const last = new Map((await lastSyncs(this.pool)).map((l) => [accountStream(l), l]));
     const h = this.config.history;
     const history = h ? await historyCoverage(this.pool, sinceMs(h, Date.now())) : undefined;
-    const next = new Map(this.scheduler.nextRuns().map((n) => [accountStream(n), n]));
+    const fleet = await fleetStatus(this.pool);
+    const next = new Map(fleet.accounts.map((n) => [accountStream(n), n]));
+    const configured = new Set(this.config.accounts.map(accountStream));
     return {
-      daemon: { id: this.id, pid: process.pid, startedAt: this.startedAt.toISOString(), syncsInFlight: this.service.inFlight, scheduling: this.config.syncEnabled },
+      daemon: { id: this.id, pid: process.pid, startedAt: this.startedAt.toISOString(), syncsInFlight: this.service.inFlight, leases: this.fleet.leases, scheduling: this.config.syncEnabled, scheduleLagMs: this.fleet.lagSummary() },
+      // The whole fleet on this database, as the schedule table says.
+      fleet: {
+        daemons: fleet.daemons,
+        unserved: fleet.accounts.filter((a) => !a.served).map((a) => ({ exchange: a.exchange, account: a.account, lastSyncDueAt: a.dueAt })),
+        elsewhere: fleet.accounts.filter((a) => a.served && !configured.has(accountStream(a))).length,
+      },
       accounts: this.config.accounts.map((a) => {
         const l = last.get(accountStream(a));
         const n = next.get(accountStream(a));
@@ -216,7 +265,8 @@ export class Daemon {
           exchange: a.exchange,
           account: a.account,
           lastSync: l ? { syncId: l.syncId, status: l.status, finishedAt: l.finishedAt, errorClass: l.errorClass } : null,
-          nextScheduledAt: n?.next ? new Date(n.next).toISOString() : null,
+          nextScheduledAt: n?.dueAt ?? null,
+          syncingOn: n?.owner ?? null,
           consecutiveFailures: n?.failures ?? 0,
           // null: history is off (EXCHANGE_SYNC_HISTORY=false); a kind null: nothing recorded yet,
           // or the exchange cannot list it.
@@ -233,9 +283,11 @@ export class Daemon {
     this.signalStop();
     const bound = this.opts.shutdownTimeoutMs ?? 30_000;
     this.logger.info('shutting down: no new commands or scheduled syncs');
-    this.scheduler.stop();
+    this.stopAbort.abort();
     const commandsDone = within(bound, this.commands?.stop() ?? Promise.resolve());
-    const syncsDone = await within(bound, this.service.settle());
+    let syncsDone = true;
+    // Every lease goes back as soon as the syncs in flight are done (or the bound is up).
+    await this.fleet.stop(within(bound, this.service.settle()).then((done) => (syncsDone = done)));
     if (!(await commandsDone) || !syncsDone) this.logger.warn({ boundMs: bound }, 'in-flight syncs did not finish in time; their transactions roll back');
     await this.natsStarting;
     await this.wiring.stopRelay();

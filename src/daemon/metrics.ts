@@ -6,6 +6,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Queryable } from '../events/db.js';
 import { heldBack, subscriberLag, type HeldBack, type SubscriberLag } from '../events/lag.js';
 import { PROJECTIONS, projectionLags, type Projection } from '../projections/index.js';
+import { unservedCount } from '../schedule/schedule-store.js';
 import type { SyncResult } from './sync.js';
 
 export const METRICS_PREFIX = 'exchange_sync_';
@@ -29,6 +30,13 @@ export interface Metrics {
   syncDuration: Histogram<'exchange'>;
   exchangeErrors: Counter<'exchange' | 'class'>;
   lastSync: Gauge<'exchange' | 'account' | 'outcome'>;
+  scheduleLag: Histogram;
+}
+
+/** What the daemon holds now, read at scrape time. */
+export interface FleetGetters {
+  leases(): number;
+  inFlight(): number;
 }
 
 export class TimeoutError extends Error {
@@ -76,10 +84,45 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       labelNames: ['exchange', 'account', 'outcome'] as const,
       registers: [registry],
     }),
+    scheduleLag: new Histogram({
+      name: `${METRICS_PREFIX}schedule_lag_seconds`,
+      help: 'How late this daemon started scheduled syncs: claim time minus the tick they were due at.',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
   };
 
   if (opts.pool) registerLagGauges(registry, opts.pool, opts.relaySubscriber, opts.projections ?? PROJECTIONS, opts.lagTimeoutMs ?? 2000);
   return metrics;
+}
+
+/** This daemon's leases and syncs in flight (its own, read at scrape), and the accounts no live daemon serves (the fleet's, from PostgreSQL). */
+export function registerFleetGauges(registry: Registry, fleet: FleetGetters, pool?: Queryable, timeoutMs = 2000): void {
+  new Gauge({
+    name: `${METRICS_PREFIX}schedule_leases`,
+    help: 'Schedule rows this daemon holds a lease on (syncing them now).',
+    registers: [registry],
+    collect() {
+      this.set(fleet.leases());
+    },
+  });
+  new Gauge({
+    name: `${METRICS_PREFIX}syncs_in_flight`,
+    help: 'Syncs this daemon is running now.',
+    registers: [registry],
+    collect() {
+      this.set(fleet.inFlight());
+    },
+  });
+  if (!pool) return;
+  new Gauge({
+    name: `${METRICS_PREFIX}accounts_unserved`,
+    help: 'Scheduled accounts no live daemon has registered (none has their credentials any more): not synced. NaN when the query fails.',
+    registers: [registry],
+    async collect() {
+      this.set(await withTimeout(unservedCount(pool), timeoutMs, 'unserved accounts').catch(() => NaN));
+    },
+  });
 }
 
 /** Counts one finished sync. The daemon calls it for every SyncResult, whatever triggered it. */

@@ -1,7 +1,10 @@
 // One sync of one account: fetch a snapshot, then record it in ONE append (first write of its
-// transaction). Within the process a second request for a running account joins it; across
-// processes a session advisory lock per account serializes syncs, so two daemons on one
-// database never interleave an account's syncs.
+// transaction). Within the process a second request for a running account joins it. Across
+// processes: a daemon syncs under its lease on the account's schedule row (a SyncGuard: the lease
+// is checked in the append's transaction, and the schedule advanced in it); a sync without one
+// (the one-shot CLI, the library's own SyncService) takes a session advisory lock per account.
+// Either way the append expects the stream where the sync first read it, so two syncs that did
+// overlap cannot both record.
 import { createHash, randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { EventData, Snapshot, SyncTrigger } from '../events/catalog.js';
@@ -37,6 +40,32 @@ export function contentHash(s: Snapshot): string {
   const prices = Object.fromEntries(Object.entries(s.prices).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   const content = JSON.stringify([s.quote, s.wallets, s.balances, s.positions, prices]);
   return createHash('sha256').update(content).digest('hex');
+}
+
+/**
+ * What makes a daemon's sync safe beside other daemons: its lease. `check` runs in the append's
+ * transaction right after it (throws when the lease was taken over: the append rolls back and
+ * nothing is recorded), then `advance`, before the commit; `signal` aborts when the lease is lost, and the sync stops
+ * waiting for the exchange.
+ */
+export interface SyncGuard {
+  check(tx: Queryable): Promise<void>;
+  advance(tx: Queryable, outcome: { ok: boolean; errorClass?: string }): Promise<void>;
+  signal: AbortSignal;
+}
+
+/** Rejects with the signal's reason once it aborts; the work itself cannot be stopped and is left to finish unheard. */
+function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
+      (e) => (signal.removeEventListener('abort', onAbort), reject(e)),
+    );
+  });
 }
 
 /** History fetched with each sync: backfill reaches back to `since` (a moment, or days before now), `maxWindows` windows a sync. */
@@ -81,29 +110,34 @@ export class SyncService {
     await Promise.allSettled([...this.running.values()]);
   }
 
-  sync(account: AccountId, trigger: SyncTrigger): Promise<SyncResult> {
+  sync(account: AccountId, trigger: SyncTrigger, guard?: SyncGuard): Promise<SyncResult> {
     const stream = accountStream(account);
     const existing = this.running.get(stream);
     if (existing) return existing;
-    const run = this.slots.run(() => this.run(account, stream, trigger)).finally(() => this.running.delete(stream));
+    const run = this.slots.run(() => this.run(account, stream, trigger, guard)).finally(() => this.running.delete(stream));
     this.running.set(stream, run);
     return run;
   }
 
-  private async run(account: AccountId, stream: string, trigger: SyncTrigger): Promise<SyncResult> {
+  private async run(account: AccountId, stream: string, trigger: SyncTrigger, guard?: SyncGuard): Promise<SyncResult> {
     const log = this.logger.child({ exchange: account.exchange, account: account.account });
     const client = await this.store.pool.connect();
     let broken = false;
     try {
-      await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [SYNC_LOCK_SPACE, stream]);
+      // Under a lease the lease is the lock: a session lock would outlive a stalled daemon and
+      // keep the daemon that took over from syncing.
+      if (!guard) await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [SYNC_LOCK_SPACE, stream]);
       try {
         const syncId = randomUUID();
         const startedAt = new Date().toISOString();
+        // Where the stream stands before anything is read from it: the append expects it there.
+        const position = await this.store.streamPosition(stream, client);
         let fetched: SnapshotResult | undefined;
         let failure: ExchangeError | undefined;
         try {
-          fetched = await this.exchanges.fetchSnapshot(account);
+          fetched = await abortable(this.exchanges.fetchSnapshot(account), guard?.signal);
         } catch (err) {
+          if (guard?.signal.aborted) throw err;
           failure = err instanceof ExchangeError ? err : new ExchangeError({ errorClass: 'internal', retryable: false, attempt: 1, message: String(err) });
         }
         // Under the account's lock, so what the log says is covered cannot change meanwhile.
@@ -113,21 +147,28 @@ export class SyncService {
           const now = Date.now();
           try {
             history.prior = await historyState(this.store, stream, client);
-            history.fetched = await this.exchanges.fetchHistory(account, fetched.snapshot, history.prior, { now, since: sinceMs(this.history, now), maxWindows: this.history.maxWindows });
+            history.fetched = await abortable(
+              this.exchanges.fetchHistory(account, fetched.snapshot, history.prior, { now, since: sinceMs(this.history, now), maxWindows: this.history.maxWindows }),
+              guard?.signal,
+            );
           } catch (err) {
+            if (guard?.signal.aborted) throw err;
             // The snapshot still lands: a history that cannot be read must not stop the balances.
             history.error = err instanceof ExchangeError ? err : new ExchangeError({ errorClass: 'internal', retryable: false, attempt: 1, message: err instanceof Error ? err.message : String(err) });
             log.warn({ errorClass: history.error.errorClass, message: history.error.message }, 'history fetch failed; the snapshot is recorded without it');
           }
         }
         const finishedAt = new Date().toISOString();
-        const position = await this.store.streamPosition(stream, client);
         const events: NewEvent[] = fetched
           ? await this.recordedEvents(stream, syncId, trigger, startedAt, finishedAt, fetched, client, history)
           : [this.failedEvent(syncId, trigger, startedAt, finishedAt, failure!)];
         await client.query('BEGIN');
         try {
           const appended = await this.store.append(stream, events, { expectedPosition: position, client });
+          // After the append (which must be its transaction's first write), before the commit: a
+          // lease taken over rolls the append back with it.
+          await guard?.check(client);
+          await guard?.advance(client, { ok: fetched !== undefined, errorClass: failure?.errorClass });
           await client.query('COMMIT');
           const last = appended.events[appended.events.length - 1]!;
           const result: SyncResult = {
@@ -155,9 +196,11 @@ export class SyncService {
           throw err;
         }
       } finally {
-        await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [SYNC_LOCK_SPACE, stream]).catch(() => {
-          broken = true;
-        });
+        if (!guard) {
+          await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [SYNC_LOCK_SPACE, stream]).catch(() => {
+            broken = true;
+          });
+        }
       }
     } catch (err) {
       broken = true;

@@ -8,7 +8,7 @@ import { projectionLags } from '../projections/index.js';
 import type { Config } from '../config.js';
 import type { ApiHandlers } from './http-api.js';
 import { readinessChecks, startHttpServer, type HttpServer } from './http.js';
-import { createMetrics, recordSync, type Metrics } from './metrics.js';
+import { createMetrics, recordSync, registerFleetGauges, type FleetGetters, type Metrics } from './metrics.js';
 import type { NatsConnection } from './nats.js';
 import { relaySubscriberName, startRelay, type Relay } from './relay.js';
 import type { SyncResult } from './sync.js';
@@ -40,6 +40,15 @@ export class DaemonWiring {
 
   recordSync(result: SyncResult): void {
     recordSync(this.metrics, result);
+  }
+
+  /** A scheduled tick claimed `lagMs` after it was due. */
+  recordClaim(lagMs: number): void {
+    this.metrics.scheduleLag.observe(lagMs / 1000);
+  }
+
+  watchFleet(fleet: FleetGetters): void {
+    registerFleetGauges(this.metrics.registry, fleet, this.host.store.pool);
   }
 
   async startHttp(api: ApiHandlers): Promise<void> {
