@@ -31,11 +31,13 @@ CREATE TABLE exchange_sync.holdings (
   PRIMARY KEY (exchange, account, method, asset)
 );
 
--- Per account: the ledger after its newest fact, so the next sync folds only what is new.
+-- Per account: the ledger after its newest fact, so the next sync folds only what is new. JSON
+-- as text: written and read whole by the projection only, never queried inside (jsonb would be
+-- parsed on every write).
 CREATE TABLE exchange_sync.holdings_state (
   exchange text  NOT NULL,
   account  text  NOT NULL,
-  state    jsonb NOT NULL,
+  state    text  NOT NULL,
   PRIMARY KEY (exchange, account)
 );
 

@@ -63,6 +63,14 @@ export class Book {
       only.cost = only.cost!.plus(lot.cost);
       return;
     }
+    // fifo: adjustments in a row (a balance that keeps rising with no history, earn interest) are
+    // one lot, so an account without fills does not grow a lot per snapshot.
+    const last = this._lots[this._lots.length - 1];
+    if (this.method === 'fifo' && lot.kind === 'adjustment' && last?.kind === 'adjustment' && last.cost !== null && lot.cost !== null) {
+      last.qty = last.qty.plus(lot.qty);
+      last.cost = last.cost.plus(lot.cost);
+      return;
+    }
     if (this.method === 'average') {
       const same = this._lots.find((l) => l.kind === lot.kind && (l.cost === null) === (lot.cost === null));
       if (same) {

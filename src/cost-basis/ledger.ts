@@ -294,8 +294,9 @@ export class Ledger {
     };
   }
 
+  /** From toJSON()'s output, which only the holdings projection writes: not validated again (thousands of lots per account). */
   static fromJSON(raw: unknown): Ledger {
-    const s = LedgerState.parse(raw);
+    const s = raw as LedgerState;
     const l = new Ledger(s.quote);
     l.last = s.last ? [s.last[0], s.last[1] as 0 | 1, s.last[2], s.last[3]] : null;
     l.asOf = s.asOf;

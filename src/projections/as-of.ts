@@ -38,17 +38,18 @@ export async function projectionAt<R>(store: EventStore, p: Projection<R>, at: D
     const streams = p.crossAccount ? {} : filter;
     try {
       if (p.replay.kind === 'since-reset') {
-        await p.apply(tx, await store.readSelectedAsOf(at, p.selector, { streams, client: tx }), tables);
+        await p.apply(tx, await store.readSelectedAsOf(at, p.selector, { streams, client: tx }), tables, { replay: true });
       } else {
         let after: Cursor | undefined;
         for (;;) {
           const page = await store.readSelectedAsOf(at, p.selector, { streams, after, limit: PAGE, client: tx });
           const last = page[page.length - 1];
           if (!last) break;
-          await p.apply(tx, page, tables);
+          await p.apply(tx, page, tables, { replay: true });
           after = cursorOf(last);
         }
       }
+      await p.finish(tx, tables);
       return await p.read(tx, tables, filter);
     } finally {
       await tx.query('ROLLBACK');

@@ -50,11 +50,11 @@ const FOLDED_COLUMNS: ColumnSpec<FoldedRow> = [
   ['global_position', 'bigint', 'globalPosition'],
 ];
 
-type StateRow = AccountId & { state: unknown };
+type StateRow = AccountId & { state: string };
 const STATE_COLUMNS: ColumnSpec<StateRow> = [
   ['exchange', 'text', 'exchange'],
   ['account', 'text', 'account'],
-  ['state', 'jsonb', 'state'],
+  ['state', 'text', 'state'],
 ];
 
 type LinkRow = AccountId & { currency: string; txid: string; direction: 'withdrawal' | 'deposit'; quantity: string | null; costAverage: string | null; costFifo: string | null };
@@ -77,11 +77,11 @@ const MAX_ROUNDS = 8;
 const accountsParam = (ids: AccountId[]) => [ids.map((i) => i.exchange), ids.map((i) => i.account)];
 
 async function loadStates(tx: Queryable, t: T, ids: AccountId[]): Promise<Map<string, Ledger>> {
-  const { rows } = await tx.query<AccountId & { state: unknown }>(
+  const { rows } = await tx.query<AccountId & { state: string }>(
     `SELECT s.exchange, s.account, s.state FROM ${t.holdings_state} s JOIN unnest($1::text[], $2::text[]) AS u (exchange, account) USING (exchange, account)`,
     accountsParam(ids),
   );
-  return new Map(rows.map((r) => [accountStream(r), Ledger.fromJSON(r.state)]));
+  return new Map(rows.map((r) => [accountStream(r), Ledger.fromJSON(JSON.parse(r.state))]));
 }
 
 /** Every fact of these accounts: their folded events, read back from the log (which never changes). */
@@ -167,6 +167,7 @@ async function foldAccounts(
   ids: AccountId[],
   fresh: Map<string, PlacedFact[]>,
   forceFull: Set<string>,
+  replay: boolean,
 ): Promise<{ folded: Map<string, Ledger>; changed: string[] }> {
   const before = await loadStates(tx, t, ids);
   const signed = new Map([...before].map(([k, l]) => [k, signatures(l)]));
@@ -204,24 +205,31 @@ async function foldAccounts(
     folded.set(key, ledger);
     changed.push(...changedWithdrawals(signed.get(key) ?? new Map(), ledger));
   }
-  await writeAccounts(tx, t, folded);
+  await writeAccounts(tx, t, folded, replay);
   return { folded, changed };
 }
 
-async function writeAccounts(tx: Queryable, t: T, folded: Map<string, Ledger>): Promise<void> {
-  const ids = [...folded.keys()].map(parseAccountStream);
-  const param = accountsParam(ids);
-  await upsertRows(tx, t.holdings_state, STATE_COLUMNS, [...folded].map(([key, l]) => ({ ...parseAccountStream(key), state: l.toJSON() })), ['exchange', 'account']);
+/** The holdings rows of these ledgers, replacing the accounts' rows. */
+async function writeHoldings(tx: Queryable, t: T, ledgers: [string, Ledger][]): Promise<void> {
+  const param = accountsParam(ledgers.map(([key]) => parseAccountStream(key)));
   await tx.query(`DELETE FROM ${t.holdings} h USING unnest($1::text[], $2::text[]) AS u (exchange, account) WHERE h.exchange = u.exchange AND h.account = u.account`, param);
   await insertRows(
     tx,
     t.holdings,
     COLUMNS,
-    [...folded].flatMap(([key, l]) => {
+    ledgers.flatMap(([key, l]) => {
       const id = parseAccountStream(key);
       return holdingFigures(l).map((f) => ({ ...id, ...f }));
     }),
   );
+}
+
+async function writeAccounts(tx: Queryable, t: T, folded: Map<string, Ledger>, replay: boolean): Promise<void> {
+  const ids = [...folded.keys()].map(parseAccountStream);
+  const param = accountsParam(ids);
+  await upsertRows(tx, t.holdings_state, STATE_COLUMNS, [...folded].map(([key, l]) => ({ ...parseAccountStream(key), state: JSON.stringify(l.toJSON()) })), ['exchange', 'account']);
+  // A replay writes the rows once, from the states, when it finishes.
+  if (!replay) await writeHoldings(tx, t, [...folded]);
   await tx.query(`DELETE FROM ${t.holdings_links} h USING unnest($1::text[], $2::text[]) AS u (exchange, account) WHERE h.exchange = u.exchange AND h.account = u.account`, param);
   await insertRows(tx, t.holdings_links, LINK_COLUMNS, [...folded].flatMap(([key, l]) => linkRows(parseAccountStream(key), l)));
 }
@@ -240,7 +248,7 @@ async function dependents(tx: Queryable, t: T, keys: string[]): Promise<AccountI
   return rows;
 }
 
-async function applyHoldings(tx: Queryable, events: HoldingsEvent[], t: T): Promise<void> {
+async function applyHoldings(tx: Queryable, events: HoldingsEvent[], t: T, replay: boolean): Promise<void> {
   const fresh = new Map<string, PlacedFact[]>();
   const folded: FoldedRow[] = [];
   const ids = new Map<string, AccountId>();
@@ -256,11 +264,11 @@ async function applyHoldings(tx: Queryable, events: HoldingsEvent[], t: T): Prom
   }
   if (folded.length === 0) return;
   await insertRows(tx, t.holdings_events, FOLDED_COLUMNS, folded);
-  let round = await foldAccounts(tx, t, [...ids.values()], fresh, new Set());
+  let round = await foldAccounts(tx, t, [...ids.values()], fresh, new Set(), replay);
   for (let i = 1; i < MAX_ROUNDS && round.changed.length; i += 1) {
     const next = await dependents(tx, t, round.changed);
     if (next.length === 0) break;
-    round = await foldAccounts(tx, t, next, new Map(), new Set(next.map(accountStream)));
+    round = await foldAccounts(tx, t, next, new Map(), new Set(next.map(accountStream)), replay);
   }
 }
 
@@ -289,6 +297,19 @@ export const holdings = defineProjection({
   replay: { kind: 'every' },
   // A deposit's cost may be another account's withdrawal: --at for one account replays them all.
   crossAccount: true,
-  apply: (tx, events, t) => applyHoldings(tx, events, t),
+  apply: (tx, events, t, opts) => applyHoldings(tx, events, t, opts.replay === true),
+  // Every account's rows from its state, in pages (a replay wrote states only).
+  async finish(tx, t) {
+    let after = '';
+    for (;;) {
+      const { rows } = await tx.query<{ key: string; state: string }>(
+        `SELECT exchange || ':' || account AS key, state FROM ${t.holdings_state} WHERE exchange || ':' || account > $1 ORDER BY 1 LIMIT 500`,
+        [after],
+      );
+      if (rows.length === 0) return;
+      await writeHoldings(tx, t, rows.map((r) => [r.key, Ledger.fromJSON(JSON.parse(r.state))]));
+      after = rows[rows.length - 1]!.key;
+    }
+  },
   read: (db, t, filter) => readHoldings(db, t.holdings, filter),
 });

@@ -33,9 +33,20 @@ export interface ProjectionDefinition<T extends EventType, N extends string, R> 
    * checkpoint). The same batch may be split differently live and in a rebuild: the result must
    * not depend on where the batches break.
    */
-  apply(tx: Queryable, events: CurrentEvent<T>[], tables: Tables<N>): Promise<void>;
+  apply(tx: Queryable, events: CurrentEvent<T>[], tables: Tables<N>, opts: ApplyOptions): Promise<void>;
+  /**
+   * After a replay (rebuild, --at) applied with `replay: true`, before its tables are read or
+   * swapped in: whatever apply left for the end. For a projection whose rows derive from state it
+   * keeps anyway (holdings): written once, not after every batch.
+   */
+  finish?(tx: Queryable, tables: Tables<N>): Promise<void>;
   /** Its rows, in a stable order; the same function reads live, shadow and --at tables. */
   read(db: Queryable, tables: Tables<N>, filter: AccountFilter): Promise<R[]>;
+}
+
+export interface ApplyOptions {
+  /** Part of a replay that ends with finish(): rows only it reads may wait for that. */
+  replay?: boolean;
 }
 
 export interface Projection<R = unknown> {
@@ -47,7 +58,8 @@ export interface Projection<R = unknown> {
   /** The store read that gives this projection what it consumes, as its replay says. */
   readonly selector: Selector;
   /** Applies the events of `events` it consumes, upcast to their current versions. */
-  apply(tx: Queryable, events: readonly RecordedEvent[], tables: Tables): Promise<void>;
+  apply(tx: Queryable, events: readonly RecordedEvent[], tables: Tables, opts?: ApplyOptions): Promise<void>;
+  finish(tx: Queryable, tables: Tables): Promise<void>;
   read(db: Queryable, tables: Tables, filter?: AccountFilter): Promise<R[]>;
 }
 
@@ -68,9 +80,12 @@ export function defineProjection<T extends EventType, N extends string, R>(def: 
     replay: def.replay,
     crossAccount: def.crossAccount ?? false,
     selector: { types: def.consumes, ...(def.replay.kind === 'since-reset' ? { resetBy: def.replay.resetBy } : {}) },
-    async apply(tx, events, tables) {
+    async apply(tx, events, tables, opts = {}) {
       const mine = events.filter((e) => consumed.has(e.type)).map((e) => toCurrent(e) as CurrentEvent<T>);
-      if (mine.length) await def.apply(tx, mine, tables as Tables<N>);
+      if (mine.length) await def.apply(tx, mine, tables as Tables<N>, opts);
+    },
+    finish: async (tx, tables) => {
+      await def.finish?.(tx, tables as Tables<N>);
     },
     read: (db, tables, filter = {}) => def.read(db, tables as Tables<N>, filter),
   };

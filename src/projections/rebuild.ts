@@ -41,19 +41,19 @@ export class UnknownProjectionError extends Error {
 
 type Target = { projection: Projection; tables: Tables };
 
-async function applyBatch(tx: PoolClient, targets: Target[], events: Parameters<Projection['apply']>[1]): Promise<void> {
-  for (const t of targets) await t.projection.apply(tx, events, t.tables);
+async function applyBatch(tx: PoolClient, targets: Target[], events: Parameters<Projection['apply']>[1], replay = false): Promise<void> {
+  for (const t of targets) await t.projection.apply(tx, events, t.tables, { replay });
 }
 
-/** Replays (from, until] (or to the end) into the targets; one read serves them all. */
-async function replay(store: EventStore, tx: PoolClient, from: Cursor, targets: Target[], batchSize: number, until?: Cursor) {
+/** Replays (from, until] (or to the end) into the targets; one read serves them all. `asReplay`: the shadow tables, finished afterwards. */
+async function replay(store: EventStore, tx: PoolClient, from: Cursor, targets: Target[], batchSize: number, until?: Cursor, asReplay = false) {
   let cursor = from;
   let count = 0;
   const select = targets.map((t) => t.projection.selector);
   for (;;) {
     const batch = await store.readSelected(cursor, batchSize, { select, client: tx, ...(until ? { until } : {}) });
     if (!batch.end) return { cursor, count };
-    await applyBatch(tx, targets, batch.events);
+    await applyBatch(tx, targets, batch.events, asReplay);
     cursor = batch.end;
     count += batch.read;
   }
@@ -105,7 +105,7 @@ export async function rebuild(store: EventStore, opts: RebuildOptions = {}): Pro
     await withTransaction(pool, async (tx) => {
       // Only shadow tables change here: a crash loses them whatever the commit waited for.
       await tx.query('SET LOCAL synchronous_commit = off');
-      await applyBatch(tx, targets, batch.events);
+      await applyBatch(tx, targets, batch.events, true);
     });
     done += batch.read;
     opts.onProgress?.({ done, total });
@@ -122,7 +122,8 @@ export async function rebuild(store: EventStore, opts: RebuildOptions = {}): Pro
     const checkpoints = new Map<string, Cursor>();
     for (const p of registry) checkpoints.set(p.name, await lockCheckpoint(tx, p.checkpoint));
     // With the live projectors held, bring the shadow tables to the end of the log...
-    const tail = await replay(store, tx, cursor, targets, batchSize);
+    const tail = await replay(store, tx, cursor, targets, batchSize, undefined, true);
+    for (const t of targets) await t.projection.finish(tx, t.tables);
     const end = tail.cursor;
     for (const p of selected) {
       if (compareCursors(checkpoints.get(p.name)!, end) > 0) throw new Error(`live projection ${p.name} is ahead of the log end seen by the rebuild; retry the rebuild`);
