@@ -58,6 +58,8 @@ CREATE TABLE exchange_sync.holdings_links (
   direction    text    NOT NULL CHECK (direction IN ('withdrawal', 'deposit')),
   exchange     text    NOT NULL,
   account      text    NOT NULL,
+  -- The withdrawing account's quote, the currency of its cost.
+  quote        text,
   quantity     numeric,
   cost_average numeric,
   cost_fifo    numeric,

@@ -144,9 +144,16 @@ describe('the rules, one at a time', () => {
   test('a deposit matching another account’s withdrawal (txid) carries that withdrawal’s cost', () => {
     const cost = { average: Exact.of('3000'), fifo: Exact.of('3000') };
     const l = fold([snap(0, { USDT: '0' }, {}), transfer(1, 'deposit', 'BTC', '0.1', { txid: '0xabc' }), snap(2, { USDT: '0', BTC: '0.1' }, { BTC: '35000' })], (currency, txid) =>
-      currency === 'BTC' && txid === '0xabc' ? { currency, txid, qty: Exact.of('0.1001'), cost } : undefined,
+      currency === 'BTC' && txid === '0xabc' ? { currency, txid, quote: 'USDT', qty: Exact.of('0.1001'), cost } : undefined,
     );
     assert.deepEqual(pick(row(l, 'fifo', 'BTC'), 'quantity', 'costBasis', 'entryPrice', 'unknownCostQuantity'), { quantity: '0.1', costBasis: '3000', entryPrice: '30000', unknownCostQuantity: '0' });
+    // The quote's own units cost one each, whatever the withdrawal's fee made them cost there;
+    // and a cost counted in another quote is not carried.
+    const usdt = fold([snap(0, { USDT: '0' }, {}), transfer(1, 'deposit', 'USDT', '100', { txid: '0xq' }), transfer(1, 'deposit', 'BTC', '1', { txid: '0xe' })], (currency, txid) =>
+      txid === '0xq' ? { currency, txid, quote: 'USDT', qty: Exact.of('100'), cost: { average: Exact.of('101'), fifo: Exact.of('101') } } : { currency, txid, quote: 'EUR', qty: Exact.of('1'), cost: { average: Exact.of('28000'), fifo: Exact.of('28000') } },
+    );
+    assert.deepEqual(pick(row(usdt, 'average', 'USDT'), 'quantity', 'costBasis', 'entryPrice'), { quantity: '100', costBasis: '100', entryPrice: '1' });
+    assert.deepEqual(pick(row(usdt, 'average', 'BTC'), 'unknownCostQuantity', 'costBasis'), { unknownCostQuantity: '1', costBasis: '0' });
   });
 
   test('a withdrawal removes units at their cost basis and realizes nothing', () => {

@@ -13,6 +13,8 @@ type PerMethod<T> = Record<Method, T>;
 export interface WithdrawalLink {
   currency: string;
   txid: string;
+  /** The withdrawing account's quote: its cost is in this currency. */
+  quote: string;
   qty: Exact;
   /** null where part of what left had no cost yet. */
   cost: PerMethod<Exact | null>;
@@ -226,14 +228,19 @@ export class Ledger {
       const sameFee = f.fee && f.fee.currency === f.currency ? Exact.of(f.fee.cost) : Exact.ZERO;
       const cost = this.takeAtCost(f.currency, amount.plus(sameFee));
       if (f.fee && f.fee.currency !== f.currency) this.takeAtCost(f.fee.currency, Exact.of(f.fee.cost));
-      if (f.txid) this.withdrawals.set(linkKey(f.currency, f.txid), { currency: f.currency, txid: f.txid, qty: amount, cost });
+      if (f.txid) this.withdrawals.set(linkKey(f.currency, f.txid), { currency: f.currency, txid: f.txid, quote: this.quote, qty: amount, cost });
       return;
     }
     if (f.status !== 'ok') return;
     if (f.txid) this.deposits.add(linkKey(f.currency, f.txid));
     const from = f.txid ? match(f.currency, f.txid) : undefined;
-    if (from && from.cost.average !== null && from.cost.fifo !== null) {
+    // The quote's units cost one each wherever they came from; a cost in another quote says nothing here.
+    if (from && from.quote === this.quote && f.currency !== this.quote && from.cost.average !== null && from.cost.fifo !== null) {
       this.open(f.currency, amount, from.cost, 'transfer', f.at);
+      return;
+    }
+    if (from && f.currency === this.quote) {
+      this.open(f.currency, amount, amount, 'transfer', f.at);
       return;
     }
     // Units from outside: their cost is the price of the snapshot where they first appear.
@@ -289,7 +296,7 @@ export class Ledger {
         ]),
       ),
       derivatives: Object.fromEntries([...this.derivatives].map(([s, d]) => [s, { settle: d.settle, realized: d.realized.toString() }])),
-      withdrawals: [...this.withdrawals.values()].map((w) => ({ currency: w.currency, txid: w.txid, qty: w.qty.toString(), cost: { average: w.cost.average?.toString() ?? null, fifo: w.cost.fifo?.toString() ?? null } })),
+      withdrawals: [...this.withdrawals.values()].map((w) => ({ currency: w.currency, txid: w.txid, quote: w.quote, qty: w.qty.toString(), cost: { average: w.cost.average?.toString() ?? null, fifo: w.cost.fifo?.toString() ?? null } })),
       deposits: [...this.deposits],
     };
   }
@@ -318,6 +325,7 @@ export class Ledger {
       l.withdrawals.set(linkKey(w.currency, w.txid), {
         currency: w.currency,
         txid: w.txid,
+        quote: w.quote,
         qty: Exact.of(w.qty),
         cost: { average: w.cost.average === null ? null : Exact.of(w.cost.average), fifo: w.cost.fifo === null ? null : Exact.of(w.cost.fifo) },
       });
@@ -353,7 +361,7 @@ export const LedgerState = z.object({
     z.object({ seen: z.boolean(), drift: Num, conversion: z.boolean(), unvaluedFees: z.record(z.string(), Num), books: z.object({ average: BookState, fifo: BookState }) }),
   ),
   derivatives: z.record(z.string(), z.object({ settle: z.string(), realized: Num })),
-  withdrawals: z.array(z.object({ currency: z.string(), txid: z.string(), qty: Num, cost: z.object({ average: Num.nullable(), fifo: Num.nullable() }) })),
+  withdrawals: z.array(z.object({ currency: z.string(), txid: z.string(), quote: z.string(), qty: Num, cost: z.object({ average: Num.nullable(), fifo: Num.nullable() }) })),
   deposits: z.array(z.string()),
 });
 export type LedgerState = z.infer<typeof LedgerState>;

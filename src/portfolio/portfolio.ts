@@ -26,7 +26,7 @@ export interface Portfolio {
   at: string;
   method: Method;
   holdings: PortfolioHolding[];
-  /** Sums over the holdings quoted in `quote`, of the figures known (a null value is not a 0). */
+  /** Sums over the holdings quoted in `quote`, of the figures known (a null value is not a 0); positions add their PnL, not their notional. */
   totals: { quote: string | null; value: string; pnl: string; realizedPnl: string; excluded: number };
 }
 
@@ -49,7 +49,8 @@ function totalsOf(rows: PortfolioHolding[]): Portfolio['totals'] {
       excluded += 1;
       continue;
     }
-    if (r.value !== null) value = value.plus(Exact.of(r.value));
+    // A position's value is its notional: its margin is already in the quote's own row.
+    if (r.value !== null && r.kind !== 'position') value = value.plus(Exact.of(r.value));
     if (r.pnl !== null) pnl = pnl.plus(Exact.of(r.pnl));
     realized = realized.plus(Exact.of(r.realizedPnl));
   }

@@ -57,13 +57,14 @@ const STATE_COLUMNS: ColumnSpec<StateRow> = [
   ['state', 'text', 'state'],
 ];
 
-type LinkRow = AccountId & { currency: string; txid: string; direction: 'withdrawal' | 'deposit'; quantity: string | null; costAverage: string | null; costFifo: string | null };
+type LinkRow = AccountId & { currency: string; txid: string; direction: 'withdrawal' | 'deposit'; quote: string | null; quantity: string | null; costAverage: string | null; costFifo: string | null };
 const LINK_COLUMNS: ColumnSpec<LinkRow> = [
   ['currency', 'text', 'currency'],
   ['txid', 'text', 'txid'],
   ['direction', 'text', 'direction'],
   ['exchange', 'text', 'exchange'],
   ['account', 'text', 'account'],
+  ['quote', 'text', 'quote'],
   ['quantity', 'numeric', 'quantity'],
   ['cost_average', 'numeric', 'costAverage'],
   ['cost_fifo', 'numeric', 'costFifo'],
@@ -108,8 +109,9 @@ async function loadWithdrawals(tx: Queryable, t: T, facts: PlacedFact[]): Promis
   const out = new Map<string, (WithdrawalLink & AccountId)[]>();
   if (keys.size === 0) return out;
   const { rows } = await tx.query<LinkRow>(
-    `SELECT l.currency, l.txid, l.exchange, l.account, l.quantity::text AS quantity, l.cost_average::text AS "costAverage", l.cost_fifo::text AS "costFifo"
-     FROM ${t.holdings_links} l JOIN unnest($1::text[], $2::text[]) AS u (currency, txid) USING (currency, txid) WHERE l.direction = 'withdrawal'`,
+    `SELECT l.currency, l.txid, l.exchange, l.account, l.quote, l.quantity::text AS quantity, l.cost_average::text AS "costAverage", l.cost_fifo::text AS "costFifo"
+     FROM ${t.holdings_links} l JOIN unnest($1::text[], $2::text[]) AS u (currency, txid) USING (currency, txid) WHERE l.direction = 'withdrawal'
+     ORDER BY l.exchange, l.account`,
     [[...keys.values()].map((k) => k[0]), [...keys.values()].map((k) => k[1])],
   );
   for (const r of rows) {
@@ -120,6 +122,7 @@ async function loadWithdrawals(tx: Queryable, t: T, facts: PlacedFact[]): Promis
       account: r.account,
       currency: r.currency,
       txid: r.txid,
+      quote: r.quote ?? '',
       qty: Exact.parse(r.quantity ?? '0'),
       cost: { average: r.costAverage === null ? null : Exact.parse(r.costAverage), fifo: r.costFifo === null ? null : Exact.parse(r.costFifo) },
     });
@@ -131,11 +134,11 @@ async function loadWithdrawals(tx: Queryable, t: T, facts: PlacedFact[]): Promis
 function linkRows(id: AccountId, l: Ledger): LinkRow[] {
   const rows: LinkRow[] = [];
   for (const w of l.withdrawals.values()) {
-    rows.push({ ...id, currency: w.currency, txid: w.txid, direction: 'withdrawal', quantity: w.qty.toString(), costAverage: w.cost.average?.toString() ?? null, costFifo: w.cost.fifo?.toString() ?? null });
+    rows.push({ ...id, currency: w.currency, txid: w.txid, direction: 'withdrawal', quote: w.quote, quantity: w.qty.toString(), costAverage: w.cost.average?.toString() ?? null, costFifo: w.cost.fifo?.toString() ?? null });
   }
   for (const key of l.deposits) {
     const [currency, txid] = splitLinkKey(key);
-    rows.push({ ...id, currency, txid, direction: 'deposit', quantity: null, costAverage: null, costFifo: null });
+    rows.push({ ...id, currency, txid, direction: 'deposit', quote: null, quantity: null, costAverage: null, costFifo: null });
   }
   return rows;
 }
@@ -201,7 +204,11 @@ async function foldAccounts(
   const changed: string[] = [];
   for (const [key, { ledger, facts }] of plans) {
     const self = parseAccountStream(key);
-    ledger.fold(facts, (currency, txid) => withdrawals.get(linkKey(currency, txid))?.find((w) => w.exchange !== self.exchange || w.account !== self.account));
+    ledger.fold(facts, (currency, txid) => {
+      // One other account's withdrawal with that txid; several (a batched on-chain transfer) say nothing certain.
+      const from = withdrawals.get(linkKey(currency, txid))?.filter((w) => w.exchange !== self.exchange || w.account !== self.account) ?? [];
+      return from.length === 1 ? from[0] : undefined;
+    });
     folded.set(key, ledger);
     changed.push(...changedWithdrawals(signed.get(key) ?? new Map(), ledger));
   }

@@ -82,6 +82,12 @@ export class Fleet {
       const leases = await claimDue(this.pool, this.opts.daemon, free, this.opts.leaseMs);
       this.recovered();
       for (const lease of leases) {
+        // Our own lease ran out while its sync still runs (the heartbeat could not renew it): that
+        // sync will fail its fence; give the new claim back rather than run the account twice.
+        if (this.held.has(accountStream(lease))) {
+          await releaseLease(this.pool, this.opts.daemon, lease).catch(() => {});
+          continue;
+        }
         this.lags.push({ at: Date.now(), ms: lease.lagMs });
         if (this.lags.length > LAG_SAMPLES) this.lags.shift();
         this.opts.onClaim?.(lease);
@@ -119,22 +125,25 @@ export class Fleet {
       advance: (tx, outcome) => advance(tx, lease, outcome, scheduled),
       signal: abort.signal,
     };
-    const done = (async () => {
+    const entry = { lease, abort } as Held;
+    entry.done = (async () => {
       try {
         return await this.opts.sync(lease, trigger, guard);
       } catch (err) {
-        if (err instanceof LeaseLostError) this.opts.logger.warn({ exchange: lease.exchange, account: lease.account, err: err.message }, 'lease lost: sync abandoned, nothing recorded');
-        else this.opts.logger.error({ exchange: lease.exchange, account: lease.account, err: (err as Error).message }, 'sync could not be recorded; the tick stays due');
-        // Nothing recorded: hand the tick back so it is claimed again (by whoever is first).
-        await releaseLease(this.pool, this.opts.daemon, lease).catch(() => {});
+        const lost = err instanceof LeaseLostError;
+        if (lost) this.opts.logger.warn({ exchange: lease.exchange, account: lease.account, err: err.message }, 'lease lost: sync abandoned, nothing recorded');
+        else this.opts.logger.error({ exchange: lease.exchange, account: lease.account, err: (err as Error).message }, 'sync could not be recorded; the tick stays due, retried after a poll interval or a minute');
+        // Nothing recorded: hand the tick back so it is claimed again (by whoever is first); one
+        // that failed to record waits a little, so a persistent failure does not call the exchange every poll.
+        await releaseLease(this.pool, this.opts.daemon, lease, lost ? 0 : Math.min(this.opts.intervalMs, 60_000)).catch(() => {});
         if (trigger === 'command') throw err;
         return undefined;
       } finally {
-        this.held.delete(key);
+        if (this.held.get(key) === entry) this.held.delete(key);
       }
     })();
-    this.held.set(key, { lease, abort, done });
-    return done;
+    this.held.set(key, entry);
+    return entry.done;
   }
 
   /** Renews the leases (and says it is alive); a lease gone, or not renewed within its length, aborts its sync. */
@@ -150,7 +159,7 @@ export class Fleet {
     // Only leases held before the renewal can be judged by it (a claim may land meanwhile).
     const judged = [...this.held.values()];
     try {
-      const still = await heartbeat(this.pool, this.opts.daemon, this.opts.leaseMs, { inFlight: this.held.size });
+      const still = await heartbeat(this.pool, this.opts.daemon, this.opts.leaseMs, { inFlight: this.held.size, leases: judged.map((h) => h.lease) });
       this.lastRenewal = started;
       const kept = new Set(still.map((l) => `${accountStream(l)}#${l.fence}`));
       for (const h of judged) {

@@ -61,12 +61,19 @@ export async function register(db: Queryable, me: DaemonInfo, accounts: readonly
   );
 }
 
-/** The heartbeat, with what the daemon holds; and its leases renewed. Returns the leases it still holds. */
-export async function heartbeat(db: Queryable, daemon: string, leaseMs: number, held: { inFlight: number }): Promise<{ exchange: string; account: string; fence: number }[]> {
+/**
+ * The heartbeat, with what the daemon holds, and the leases of the syncs it is running renewed:
+ * only those, so a row whose release was lost (the database went away meanwhile) runs out and is
+ * claimed again instead of being renewed forever. Returns the leases it still holds.
+ */
+export async function heartbeat(db: Queryable, daemon: string, leaseMs: number, held: { inFlight: number; leases: readonly Lease[] }): Promise<{ exchange: string; account: string; fence: number }[]> {
+  const leases = [held.leases.map((l) => l.exchange), held.leases.map((l) => l.account), held.leases.map((l) => l.fence)];
   const { rows } = await db.query<{ exchange: string; account: string; fence: string }>(
-    `UPDATE exchange_sync.schedule SET lease_until = now() + $2 * interval '1 millisecond', due_at = now() + $2 * interval '1 millisecond'
-     WHERE owner = $1 RETURNING exchange, account, fence`,
-    [daemon, leaseMs],
+    `UPDATE exchange_sync.schedule s SET lease_until = now() + $2 * interval '1 millisecond', due_at = now() + $2 * interval '1 millisecond'
+     FROM unnest($3::text[], $4::text[], $5::bigint[]) AS u (exchange, account, fence)
+     WHERE s.owner = $1 AND s.exchange = u.exchange AND s.account = u.account AND s.fence = u.fence
+     RETURNING s.exchange, s.account, s.fence`,
+    [daemon, leaseMs, ...leases],
   );
   await db.query(`UPDATE exchange_sync.daemons SET heartbeat_at = now(), leases = $2, in_flight = $3 WHERE daemon = $1`, [daemon, rows.length, held.inFlight]);
   return rows.map((r) => ({ exchange: r.exchange, account: r.account, fence: Number(r.fence) }));
@@ -153,14 +160,16 @@ export async function advance(tx: Queryable, lease: Lease, outcome: { ok: boolea
   );
 }
 
-/** Gives a lease back without a sync recorded (it failed to record, or was abandoned): the tick stays due. */
-export async function releaseLease(db: Queryable, daemon: string, lease: Lease): Promise<void> {
-  await db.query(`UPDATE exchange_sync.schedule SET owner = NULL, lease_until = NULL, due_at = tick_at WHERE exchange = $1 AND account = $2 AND owner = $3 AND fence = $4`, [
-    lease.exchange,
-    lease.account,
-    daemon,
-    lease.fence,
-  ]);
+/**
+ * Gives a lease back without a sync recorded: the tick stays due, claimable again after `holdMs`
+ * (a sync that failed to record is not retried on every poll).
+ */
+export async function releaseLease(db: Queryable, daemon: string, lease: Lease, holdMs = 0): Promise<void> {
+  await db.query(
+    `UPDATE exchange_sync.schedule SET owner = NULL, lease_until = NULL, due_at = greatest(tick_at, now() + $5 * interval '1 millisecond')
+     WHERE exchange = $1 AND account = $2 AND owner = $3 AND fence = $4`,
+    [lease.exchange, lease.account, daemon, lease.fence, holdMs],
+  );
 }
 
 /** On shutdown: every lease back at once, the registrations gone, the daemon off the list. */
@@ -187,7 +196,7 @@ export interface ScheduleRow extends AccountId {
   owner: string | null;
   failures: number;
   lastErrorClass: string | null;
-  /** Some live daemon registered it. */
+  /** Some live daemon that schedules registered it. */
   served: boolean;
 }
 
@@ -200,7 +209,7 @@ export async function fleetStatus(db: Queryable): Promise<{ daemons: FleetDaemon
   const accounts = await db.query<{ exchange: string; account: string; due_at: Date; owner: string | null; failures: number; last_error_class: string | null; served: boolean }>(
     `SELECT s.exchange, s.account, s.tick_at AS due_at, s.owner, s.failures, s.last_error_class,
        EXISTS (SELECT 1 FROM exchange_sync.schedule_registrations r JOIN exchange_sync.daemons d ON d.daemon = r.daemon
-               WHERE r.exchange = s.exchange AND r.account = s.account AND d.heartbeat_at > now() - d.ttl_ms * interval '1 millisecond') AS served
+               WHERE r.exchange = s.exchange AND r.account = s.account AND d.scheduling AND d.heartbeat_at > now() - d.ttl_ms * interval '1 millisecond') AS served
      FROM exchange_sync.schedule s ORDER BY s.exchange, s.account`,
   );
   return {
@@ -232,7 +241,7 @@ export async function unservedCount(db: Queryable): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM exchange_sync.schedule s WHERE NOT EXISTS (
        SELECT 1 FROM exchange_sync.schedule_registrations r JOIN exchange_sync.daemons d ON d.daemon = r.daemon
-       WHERE r.exchange = s.exchange AND r.account = s.account AND d.heartbeat_at > now() - d.ttl_ms * interval '1 millisecond')`,
+       WHERE r.exchange = s.exchange AND r.account = s.account AND d.scheduling AND d.heartbeat_at > now() - d.ttl_ms * interval '1 millisecond')`,
   );
   return rows[0]?.n ?? 0;
 }
