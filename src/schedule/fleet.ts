@@ -8,7 +8,7 @@ import type { Pool } from '../events/db.js';
 import { accountStream, type AccountId } from '../events/streams.js';
 import type { SyncGuard, SyncResult } from '../daemon/sync.js';
 import type { SyncTrigger } from '../events/catalog.js';
-import { advance, checkLease, claimDue, claimNow, heartbeat, leave, LeaseLostError, register, releaseLease, type Lease } from './schedule-store.js';
+import { advance, checkLease, claimDue, claimNow, heartbeat, leave, LeaseLostError, register, releaseDeadNeighbours, releaseLease, type Lease } from './schedule-store.js';
 
 export interface FleetOptions {
   daemon: string;
@@ -35,6 +35,9 @@ interface Held {
   done: Promise<SyncResult | undefined>;
 }
 
+/** The daemons running in this process (several can, embedded or in tests): alive whatever their pid says. */
+const IN_THIS_PROCESS = new Set<string>();
+
 /** Lag samples kept for status (the newest). */
 const LAG_SAMPLES = 2000;
 
@@ -59,6 +62,9 @@ export class Fleet {
   /** Registers (retrying until the database answers is the caller's), then polls and beats. */
   async start(): Promise<void> {
     this.running = true;
+    IN_THIS_PROCESS.add(this.opts.daemon);
+    const dead = await releaseDeadNeighbours(this.pool, this.opts.daemon, IN_THIS_PROCESS);
+    if (dead.length) this.opts.logger.info({ daemons: dead }, 'daemons of this machine that died hand their leases back now');
     await register(this.pool, this.info(), this.opts.accounts, this.opts.intervalMs);
     this.lastRenewal = Date.now();
     const beatMs = Math.max(200, Math.floor(this.opts.leaseMs / 3));
@@ -202,6 +208,7 @@ export class Fleet {
     clearInterval(this.pollTimer);
     clearInterval(this.beatTimer);
     await settled;
+    IN_THIS_PROCESS.delete(this.opts.daemon);
     await leave(this.pool, this.opts.daemon).catch((err) => this.opts.logger.warn({ err: (err as Error).message }, 'could not hand the leases back; they end on their own'));
   }
 }

@@ -172,6 +172,28 @@ export async function releaseLease(db: Queryable, daemon: string, lease: Lease, 
   );
 }
 
+/** Whether a process with this pid runs on this machine (EPERM: it does, under another user). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * At start: daemons of this machine that are gone (their pid runs no more, or is ours but not one
+ * of this process's daemons: a restarted container) leave the fleet now, their leases back at once, instead of after the lease runs out.
+ * A supervisor's restart after a crash then picks up where the dead process stood.
+ */
+export async function releaseDeadNeighbours(db: Queryable, daemon: string, inThisProcess: ReadonlySet<string>): Promise<string[]> {
+  const { rows } = await db.query<{ daemon: string; pid: number }>(`SELECT daemon, pid FROM exchange_sync.daemons WHERE host = $1 AND daemon <> $2`, [hostname(), daemon]);
+  const dead = rows.filter((r) => (r.pid === process.pid ? !inThisProcess.has(r.daemon) : !running(r.pid))).map((r) => r.daemon);
+  for (const d of dead) await leave(db, d);
+  return dead;
+}
+
 /** On shutdown: every lease back at once, the registrations gone, the daemon off the list. */
 export async function leave(db: Queryable, daemon: string): Promise<void> {
   await db.query(`UPDATE exchange_sync.schedule SET owner = NULL, lease_until = NULL, due_at = tick_at WHERE owner = $1`, [daemon]);
