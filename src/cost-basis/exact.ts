@@ -67,8 +67,8 @@ export class Exact {
     return d > 0 ? new Exact(this.units - other.units * pow10(d), this.scale) : new Exact(this.units * pow10(-d) - other.units, other.scale);
   }
 
-  // Products are not trimmed (the trailing zeros cost more to find than to carry); toString and
-  // div trim, which keeps scales from growing over a fold.
+  // Products keep their trailing zeros (finding them costs more than carrying them); toString
+  // drops them. Scales stay bounded over a fold because every quotient is cut to 32 digits.
   times(other: Exact): Exact {
     return new Exact(this.units * other.units, this.scale + other.scale);
   }
@@ -128,19 +128,6 @@ export class Exact {
 
   min(other: Exact): Exact {
     return this.compare(other) <= 0 ? this : other;
-  }
-
-  abs(): Exact {
-    return this.units < 0n ? this.negated() : this;
-  }
-
-  // Through the digits: one conversion each way, where a loop of BigInt divisions by ten costs one per zero.
-  private trimmed(): Exact {
-    if (this.scale === 0 || this.units % 10n !== 0n) return this;
-    const digits = this.units.toString();
-    let end = digits.length;
-    while (end > 1 && digits.charCodeAt(end - 1) === 48 && digits.length - end < this.scale) end -= 1;
-    return new Exact(BigInt(digits.slice(0, end)), this.scale - (digits.length - end));
   }
 
   /** The canonical decimal string. */
