@@ -100,6 +100,16 @@ async function syncsByAccount(): Promise<Map<string, number[]>> {
   return out;
 }
 
+/** Waits (up to 20 s) until the daemon holds a lease; how many it holds then. */
+async function ownsLeases(daemon: string): Promise<number> {
+  for (let i = 0; i < 400; i++) {
+    const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM exchange_sync.schedule WHERE owner = $1`, [daemon]);
+    if (rows[0]!.n > 0) return rows[0]!.n;
+    await sleep(50);
+  }
+  return 0;
+}
+
 async function daemonIds(): Promise<Map<number, string>> {
   const { rows } = await db.pool.query<{ daemon: string; pid: number }>('SELECT daemon, pid FROM exchange_sync.daemons');
   return new Map(rows.map((r) => [r.pid, r.daemon]));
@@ -149,6 +159,8 @@ describe('three daemons, 300 accounts, one schedule', () => {
     const victim = children[2]!;
     const victimId = ids.get(victim.proc.pid!)!;
     assert.ok(victimId, 'the daemon is registered');
+    // Killed while it holds leases (a sync takes about 2 s, so at some instant it holds none).
+    await ownsLeases(victimId);
     const killedAt = Date.now();
     victim.proc.kill('SIGKILL');
     await victim.exited;
@@ -174,7 +186,7 @@ describe('three daemons, 300 accounts, one schedule', () => {
     const ids = await daemonIds();
     const leaving = children[1]!;
     const id = ids.get(leaving.proc.pid!)!;
-    const { rows: holding } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM exchange_sync.schedule WHERE owner = $1`, [id]);
+    const holding = [{ n: await ownsLeases(id) }];
     leaving.proc.kill('SIGTERM');
     assert.equal(await leaving.exited, 0, leaving.stderr);
     assert.ok(holding[0]!.n > 0, 'it held leases when told to stop');
